@@ -1,0 +1,93 @@
+"""
+### kafka_connect_register - Kafka Connect connectors as code
+
+Reconciles the Kafka Connect cluster with the connector specs in `include/connectors/` (one YAML file per
+connector: `name`, `state`, `config`). Replaces the hand-run curl scripts.
+
+1. **plan** - strictly validates *every* spec file (unknown keys, missing `connector.class`, plaintext
+   secrets are refused naming file and key) and selects the connectors to reconcile.
+2. **reconcile** - one mapped task per connector: diff against the live config (logged, secrets masked,
+   config-provider references shown as references); if it differs, validate it with
+   `PUT /connector-plugins/{class}/config/validate` and `PUT /connectors/{name}/config`; bring it to its
+   desired state (running / paused / stopped) and wait until the connector and all tasks are there;
+   restart failed tasks (`onlyFailed=true`) a bounded number of times. An unchanged connector costs GETs only.
+3. **prune** - with `prune=true`, deletes connectors named with the managed prefix `cp-` that have no spec.
+   Connectors without the prefix are never touched. Runs only if every reconcile succeeded.
+
+Connection: `kafka_connect_default` (type `http`: host, port, schema, optional basic-auth login/password,
+extras `timeout`, `verify`). Manual trigger only; the deploy DAG calls the same code for its connectors phase.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+CONN_ID = "kafka_connect_default"
+
+
+@dag(
+    dag_id="kafka_connect_register",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # two concurrent reconciles of the same cluster would fight each other
+    tags=["kafka-connect", "connectors", "platform"],
+    default_args={
+        "owner": "data-platform",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=5),
+    },
+    params={
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Only log the config diffs and state changes (validation still runs); write nothing.",
+        ),
+        "connectors": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^cp-[a-z0-9-]+$"},
+            description="Connector names to reconcile (e.g. cp-sink-doris). Empty = all specs.",
+        ),
+        "prune": Param(
+            False,
+            type="boolean",
+            description="Delete connectors named cp-* that have no spec file. Never touches other connectors.",
+        ),
+    },
+)
+def kafka_connect_register() -> None:
+    @task
+    def plan(params: dict[str, Any] | None = None) -> list[str]:
+        from commodity_platform.kafka_connect.tasks import plan_connectors
+
+        return plan_connectors(connectors=(params or {}).get("connectors") or None)
+
+    @task(map_index_template="{{ connector_name }}")
+    def reconcile(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+
+        from commodity_platform.kafka_connect.tasks import reconcile_connector_task
+
+        get_current_context()["connector_name"] = name  # type: ignore[typeddict-unknown-key]
+        return reconcile_connector_task(name, dry_run=bool((params or {}).get("dry_run")), conn_id=CONN_ID)
+
+    @task(trigger_rule="none_failed")
+    def prune(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> list[str]:
+        from commodity_platform.kafka_connect.tasks import prune_task
+
+        params = params or {}
+        return prune_task(prune=bool(params.get("prune")), dry_run=bool(params.get("dry_run")), conn_id=CONN_ID)
+
+    results = reconcile.expand(name=plan())
+    prune(results)
+
+
+kafka_connect_register()

@@ -1,0 +1,54 @@
+-- Anomaly-detector alerts (from market-alerts) and derived trading signals.
+CREATE TABLE IF NOT EXISTS market_alerts (
+    commodity_code   VARCHAR(32)    NULL,
+    alert_time       DATETIME(3)    NOT NULL COMMENT 'event time of the tick that triggered the alert, UTC',
+    alert_id         VARCHAR(64)    NULL     COMMENT 'deterministic id from the detector (dedup key)',
+    alert_type       VARCHAR(32)    NULL     COMMENT 'PRICE_SPIKE or PRICE_DROP',
+    severity         VARCHAR(16)    NULL     COMMENT 'CRITICAL, HIGH or MEDIUM',
+    price_change_pct DECIMAL(10,4)  NULL     COMMENT 'signed % change within the 1-minute window',
+    reference_price  DECIMAL(18,6)  NULL,
+    current_price    DECIMAL(18,6)  NULL,
+    message          VARCHAR(512)   NULL,
+    ingest_time      DATETIME(3)    NULL
+)
+DUPLICATE KEY(commodity_code, alert_time)
+COMMENT 'price moves above 5 % per minute detected by Flink'
+PARTITION BY RANGE(alert_time) ()
+DISTRIBUTED BY HASH(commodity_code) BUCKETS 4
+PROPERTIES (
+    "replication_num" = "${replication_num}",
+    "dynamic_partition.enable" = "true",
+    "dynamic_partition.time_unit" = "DAY",
+    "dynamic_partition.start" = "-${agg_retention_days}",
+    "dynamic_partition.end" = "3",
+    "dynamic_partition.prefix" = "p",
+    "dynamic_partition.buckets" = "4",
+    "dynamic_partition.replication_num" = "${replication_num}",
+    "dynamic_partition.create_history_partition" = "true"
+);
+
+CREATE TABLE IF NOT EXISTS trading_signals (
+    commodity_code VARCHAR(32)    NULL,
+    signal_time    DATETIME(3)    NOT NULL COMMENT 'UTC',
+    signal_type    VARCHAR(16)    NULL     COMMENT 'BUY, SELL or HOLD',
+    strategy       VARCHAR(64)    NULL     COMMENT 'e.g. vwap_reversion, momentum_1m',
+    strength       DECIMAL(6,4)   NULL     COMMENT '0..1 confidence',
+    price          DECIMAL(18,6)  NULL,
+    vwap           DECIMAL(28,10) NULL,
+    ingest_time    DATETIME(3)    NULL
+)
+DUPLICATE KEY(commodity_code, signal_time)
+COMMENT 'trading signals derived from bars and alerts'
+PARTITION BY RANGE(signal_time) ()
+DISTRIBUTED BY HASH(commodity_code) BUCKETS 4
+PROPERTIES (
+    "replication_num" = "${replication_num}",
+    "dynamic_partition.enable" = "true",
+    "dynamic_partition.time_unit" = "DAY",
+    "dynamic_partition.start" = "-${agg_retention_days}",
+    "dynamic_partition.end" = "3",
+    "dynamic_partition.prefix" = "p",
+    "dynamic_partition.buckets" = "4",
+    "dynamic_partition.replication_num" = "${replication_num}",
+    "dynamic_partition.create_history_partition" = "true"
+);

@@ -1,0 +1,79 @@
+"""Phases 5 and 8 hand over to the packages that own that logic.
+
+The connectors phase calls the ``kafka_connect_register`` reconcile logic and the use-cases phase calls the
+``doris_schema_migrate`` migrations. Those packages are written for their own issues; the contract assumed
+here is deliberately small so wiring them in is a one-line change in each function below:
+
+* ``commodity_platform.kafka_connect.reconcile.reconcile_all(*, dry_run: bool) -> Mapping | object``
+* ``commodity_platform.doris.migrations.run_migrations(*, dry_run: bool) -> Mapping | object``
+
+Both are expected to read their own Airflow connections (Kafka Connect REST, Doris FE), be idempotent, and
+raise ``PermanentError``/``TemporaryError`` from ``commodity_platform.errors``. Whatever they return is
+summarised into a small JSON-safe dict (no secrets) for XCom.
+
+The imports are inside the functions so the DAG file parses without those packages or their clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from commodity_platform.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _summarise(result: Any) -> dict[str, Any]:
+    """Keep only small scalar facts of whatever the other package returned."""
+    if result is None:
+        return {}
+    if isinstance(result, Mapping):
+        items = result.items()
+    elif hasattr(result, "__dict__"):
+        items = vars(result).items()
+    else:
+        return {"result": str(result)[:200]}
+    summary: dict[str, Any] = {}
+    for key, value in items:
+        if isinstance(value, (bool, int, float, str)) and not any(s in str(key).lower() for s in ("password", "secret", "token")):
+            summary[str(key)] = value if not isinstance(value, str) else value[:200]
+        elif isinstance(value, (list, tuple, set, dict)):
+            summary[str(key)] = len(value)
+    return summary
+
+
+def _missing(what: str, exc: ImportError) -> ConfigError:
+    return ConfigError(f"{what} is not available ({exc}); install/merge the package that provides it")
+
+
+def run_connectors_phase(*, dry_run: bool) -> dict[str, Any]:
+    """Phase 5: register/update the Kafka Connect connectors."""
+    try:
+        from commodity_platform.kafka_connect.reconcile import reconcile_all
+    except ImportError as exc:
+        raise _missing("commodity_platform.kafka_connect.reconcile.reconcile_all", exc) from exc
+    return _call("connectors", reconcile_all, dry_run=dry_run)
+
+
+def run_use_cases_phase(*, dry_run: bool) -> dict[str, Any]:
+    """Phase 8: Doris schema, routine loads and views used by the use-case queries."""
+    try:
+        from commodity_platform.doris.migrations import run_migrations
+    except ImportError as exc:
+        raise _missing("commodity_platform.doris.migrations.run_migrations", exc) from exc
+    return _call("use-cases", run_migrations, dry_run=dry_run)
+
+
+def _call(label: str, func: Callable[..., Any], *, dry_run: bool) -> dict[str, Any]:
+    log.info("%s: calling %s.%s(dry_run=%s)", label, func.__module__, func.__name__, dry_run)
+    summary = _summarise(func(dry_run=dry_run))
+    log.info("%s: %s", label, summary)
+    return summary
+
+
+ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "connectors": run_connectors_phase,
+    "use-cases": run_use_cases_phase,
+}

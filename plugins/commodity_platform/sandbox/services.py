@@ -1,0 +1,301 @@
+"""Private local instances of the services the DAGs talk to, for the demo and the test suite.
+
+Each sandbox lives in its own folder under ``.sandbox/`` in the project: data directories, logs, pid
+and config files. Services listen on free loopback ports picked at start, run as child processes of
+whoever started them, and are stopped by :meth:`Sandbox.stop` (also registered with ``atexit``). The
+system's own MariaDB or Prometheus, if any, are never touched.
+
+* MariaDB stands in for Doris: same MySQL protocol, and the migration runner adapts Doris-only DDL.
+* Prometheus Pushgateway receives the data-quality metrics.
+* Prometheus scrapes the Pushgateway and evaluates the project's alert rules, extracted from the
+  PrometheusRule manifests under ``include/manifests``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import getpass
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from commodity_platform.errors import PermanentError
+from commodity_platform.paths import MANIFESTS_DIR, PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+SANDBOX_HOME = PROJECT_ROOT / ".sandbox"
+DORIS_DATABASE = "commodity_realtime"
+_SANDBOX_USER = "airflow"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_binary(name: str, *, package: str) -> str:
+    path = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
+    )
+    if path is None:
+        raise PermanentError(f"{name} not found: install the Debian package {package} (make setup does it)")
+    return path
+
+
+def extract_prometheus_rules(manifests_dir: Path, out_dir: Path) -> list[Path]:
+    """Write the ``.spec`` of every PrometheusRule manifest as a plain rule file promtool/Prometheus read."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.yml"):
+        old.unlink()
+    written = []
+    for path in sorted(manifests_dir.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "PrometheusRule":
+                target = out_dir / f"{doc['metadata']['name']}.yml"
+                target.write_text(yaml.safe_dump(doc["spec"], sort_keys=False), encoding="utf-8")
+                written.append(target)
+    return written
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class Sandbox:
+    """One set of private services under ``.sandbox/<name>``; use as a context manager or start/stop."""
+
+    name: str
+    root: Path = field(init=False)
+    mariadb_port: int = 0
+    pushgateway_port: int = 0
+    prometheus_port: int = 0
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
+    _processes: list[_Process] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = SANDBOX_HOME / self.name
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, *, fresh_database: bool = False) -> None:
+        """Start all services; ``fresh_database`` wipes the MariaDB data directory first."""
+        self.stop_stale()
+        self.root.mkdir(parents=True, exist_ok=True)
+        atexit.register(self.stop)
+        self._start_mariadb(fresh=fresh_database)
+        self._start_pushgateway()
+        self._start_prometheus()
+        state = self.root / "sandbox.json"
+        state.write_text(json.dumps({"pids": [p.popen.pid for p in self._processes], **self.endpoints()}))
+        # The state holds the throwaway sandbox password: readable by its owner only.
+        state.chmod(0o600)
+        log.info("sandbox %s up: %s", self.name, self.endpoints())
+
+    def stop(self) -> None:
+        for proc in reversed(self._processes):
+            if proc.popen.poll() is None:
+                proc.popen.terminate()
+                try:
+                    proc.popen.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.popen.kill()
+                    proc.popen.wait(timeout=5)
+        self._processes.clear()
+        state = self.root / "sandbox.json"
+        if state.exists():
+            state.unlink()
+
+    def stop_stale(self) -> None:
+        """Kill services a crashed earlier run of this sandbox left behind (pids from its state file)."""
+        state = self.root / "sandbox.json"
+        if not state.exists():
+            return
+        for pid in json.loads(state.read_text()).get("pids", []):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+        time.sleep(1.0)
+        state.unlink()
+
+    def _spawn(self, name: str, argv: list[str]) -> _Process:
+        log_path = self.root / f"{name}.log"
+        handle = log_path.open("ab")
+        popen = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = _Process(name, popen, log_path)
+        self._processes.append(proc)
+        return proc
+
+    def _wait(self, proc: _Process, ready: Any, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                tail = proc.log_path.read_text(errors="replace")[-2000:]
+                raise PermanentError(f"{proc.name} exited with {proc.popen.returncode}; log tail:\n{tail}")
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.2)
+        raise PermanentError(f"{proc.name} not ready after {timeout:.0f} s; see {proc.log_path}")
+
+    # -- MariaDB (stand-in for Doris) -------------------------------------------------------------------
+
+    def _start_mariadb(self, *, fresh: bool) -> None:
+        import MySQLdb
+
+        mariadbd = require_binary("mariadbd", package="mariadb-server")
+        install_db = require_binary("mariadb-install-db", package="mariadb-server")
+        base = self.root / "mariadb"
+        datadir = base / "data"
+        if fresh and datadir.exists():
+            shutil.rmtree(datadir)
+        base.mkdir(parents=True, exist_ok=True)
+        user = getpass.getuser()
+        if not (datadir / "mysql").exists():
+            subprocess.run(
+                [install_db, "--no-defaults", f"--datadir={datadir}", f"--user={user}",
+                 "--auth-root-authentication-method=normal", "--skip-test-db"],
+                check=True, capture_output=True,
+            )
+        self.mariadb_port = free_port()
+        socket_path = base / "mysqld.sock"
+        proc = self._spawn("mariadb", [
+            mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={self.mariadb_port}",
+            "--bind-address=127.0.0.1", f"--socket={socket_path}", f"--pid-file={base / 'mysqld.pid'}",
+            f"--user={user}", "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
+            "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--character-set-server=utf8mb4",
+            "--default-time-zone=+00:00", "--local-infile=1",
+        ])
+
+        def root_conn() -> Any:
+            return MySQLdb.connect(unix_socket=str(socket_path), user="root", passwd="")
+
+        self._wait(proc, lambda: root_conn().close() is None)
+        conn = root_conn()
+        try:
+            cur = conn.cursor()
+            cur.execute(f"CREATE USER IF NOT EXISTS '{_SANDBOX_USER}'@'127.0.0.1' IDENTIFIED BY %s", [self.password])
+            cur.execute(f"ALTER USER '{_SANDBOX_USER}'@'127.0.0.1' IDENTIFIED BY %s", [self.password])
+            cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{_SANDBOX_USER}'@'127.0.0.1'")
+        finally:
+            conn.close()
+
+    def mysql_connect(self, database: str | None = None) -> Any:
+        """A DB-API connection to the sandbox MariaDB as the sandbox user (for tests and the demo)."""
+        import MySQLdb
+
+        kwargs: dict[str, Any] = {"db": database} if database else {}
+        return MySQLdb.connect(host="127.0.0.1", port=self.mariadb_port, user=_SANDBOX_USER,
+                               passwd=self.password, autocommit=True, **kwargs)
+
+    def drop_database(self, database: str = DORIS_DATABASE) -> None:
+        conn = self.mysql_connect()
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
+        finally:
+            conn.close()
+
+    # -- Pushgateway and Prometheus -----------------------------------------------------------------
+
+    def _start_pushgateway(self) -> None:
+        binary = require_binary("prometheus-pushgateway", package="prometheus-pushgateway")
+        self.pushgateway_port = free_port()
+        proc = self._spawn("pushgateway", [
+            binary, f"--web.listen-address=127.0.0.1:{self.pushgateway_port}",
+            f"--persistence.file={self.root / 'pushgateway.db'}", "--persistence.interval=5s",
+        ])
+        self._wait(proc, lambda: httpx.get(f"{self.pushgateway_url}/-/ready", timeout=1).is_success)
+
+    def _start_prometheus(self) -> None:
+        binary = require_binary("prometheus", package="prometheus")
+        base = self.root / "prometheus"
+        rules = extract_prometheus_rules(MANIFESTS_DIR, base / "rules")
+        self.prometheus_port = free_port()
+        config = {
+            "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+            "rule_files": [str(p) for p in rules],
+            "scrape_configs": [{
+                "job_name": "pushgateway",
+                "honor_labels": True,  # keep the job/instance labels the pushers set
+                "static_configs": [{"targets": [f"127.0.0.1:{self.pushgateway_port}"]}],
+            }],
+        }
+        (base / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        proc = self._spawn("prometheus", [
+            binary, f"--config.file={base / 'prometheus.yml'}", f"--storage.tsdb.path={base / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.prometheus_port}", "--web.enable-lifecycle",
+        ])
+        self._wait(proc, lambda: httpx.get(f"{self.prometheus_url}/-/ready", timeout=1).is_success)
+
+    @property
+    def pushgateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.pushgateway_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    # -- what the DAGs see -----------------------------------------------------------------------------
+
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "mariadb": f"127.0.0.1:{self.mariadb_port}",
+            "pushgateway": self.pushgateway_url,
+            "prometheus": self.prometheus_url,
+        }
+
+    def connection_env(self) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` variables pointing the DAGs at this sandbox (JSON form, no URL-encoding)."""
+        doris = {
+            "conn_type": "mysql", "host": "127.0.0.1", "port": self.mariadb_port,
+            "login": _SANDBOX_USER, "password": self.password, "schema": DORIS_DATABASE,
+        }
+        pushgateway = {"conn_type": "http", "host": "127.0.0.1", "port": self.pushgateway_port, "schema": "http"}
+        prometheus = {"conn_type": "http", "host": "127.0.0.1", "port": self.prometheus_port, "schema": "http"}
+        return {
+            "AIRFLOW_CONN_DORIS_DEFAULT": json.dumps(doris),
+            "AIRFLOW_CONN_PUSHGATEWAY_DEFAULT": json.dumps(pushgateway),
+            "AIRFLOW_CONN_PROMETHEUS_DEFAULT": json.dumps(prometheus),
+        }
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    """Environment for an Airflow 3 that uses this project's dags/plugins and a SQLite DB under ``home``."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
