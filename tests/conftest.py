@@ -1,0 +1,49 @@
+"""Session fixtures: Airflow configured for this project, and the private sandbox services.
+
+Airflow reads its configuration when first imported, so the environment is set here at import time,
+before any test module imports airflow. Services start once per session (about a second) and stop at
+the end; a test that needs them asks for the ``sandbox`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from commodity_platform.sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
+
+AIRFLOW_HOME = SANDBOX_HOME / "pytest" / "airflow"
+os.environ.update(airflow_env(AIRFLOW_HOME))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """An initialised Airflow metadata DB (SQLite under .sandbox/pytest) for dag.test()."""
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Private MariaDB, Pushgateway and Prometheus; AIRFLOW_CONN_* point at them for the session."""
+    with Sandbox("pytest") as sb:
+        os.environ.update(sb.connection_env())
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def dagbag():  # noqa: ANN201 - DagBag is imported lazily
+    """All project DAGs, parsed once per session."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
