@@ -1,0 +1,70 @@
+"""The doris_schema_migrate DAG run for real (dag.test) against the sandbox MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.doris.test_migrations_sandbox import DB, ddl_counters
+
+pytestmark = pytest.mark.sandbox
+
+
+def task_states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def database_exists(sandbox) -> bool:
+    conn = sandbox.mysql_connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [DB])
+        return cur.fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fresh_server(sandbox):
+    sandbox.drop_database(DB)
+    yield sandbox
+    sandbox.drop_database(DB)
+
+
+def test_dry_run_changes_nothing(dagbag, airflow_db, fresh_server) -> None:
+    dag = dagbag.get_dag("doris_schema_migrate")
+    before = ddl_counters(fresh_server)
+
+    run = dag.test(run_conf={"dry_run": True})
+
+    assert str(run.state) == "success"
+    assert task_states(run) == {"plan_migrations": "success", "apply_migrations": "skipped",
+                                "reconcile_routine_loads": "skipped"}
+    assert not database_exists(fresh_server)
+    assert ddl_counters(fresh_server) == before
+
+
+def test_two_runs_on_a_new_server_second_executes_no_ddl(dagbag, airflow_db, fresh_server) -> None:
+    dag = dagbag.get_dag("doris_schema_migrate")
+    # Several dag.test() calls share one DAG object in this process and an earlier run's conf can
+    # linger in its params, so every run here states its conf.
+
+    first = dag.test(run_conf={"dry_run": False})
+    assert str(first.state) == "success", task_states(first)
+    assert task_states(first) == dict.fromkeys(["plan_migrations", "apply_migrations", "reconcile_routine_loads"],
+                                               "success"), first.conf
+    assert database_exists(fresh_server)
+    before = ddl_counters(fresh_server)
+
+    second = dag.test(run_conf={"dry_run": False})
+
+    assert str(second.state) == "success", task_states(second)
+    assert ddl_counters(fresh_server) == before
+
+
+def test_bad_param_fails_fast_without_retries(dagbag, airflow_db, fresh_server) -> None:
+    dag = dagbag.get_dag("doris_schema_migrate")
+    run = dag.test(run_conf={"kafka_broker_list": "no-port-here"})
+    assert str(run.state) == "failed"
+    plan_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "plan_migrations")
+    assert str(plan_ti.state) == "failed" and plan_ti.try_number == 1
+    assert not database_exists(fresh_server)
