@@ -1,0 +1,166 @@
+"""``python -m commodity_platform.sandbox {demo,ui,up}``: the local sandbox's entry points.
+
+* ``demo`` starts private services, runs the project's DAGs with ``airflow dags test`` exactly as an
+  operator would, prints what each run did, and stops everything.
+* ``ui`` starts the services and Airflow (api-server, scheduler, dag-processor) on a free loopback port,
+  with the sandbox connections, until Ctrl-C.
+* ``up`` starts only the services and prints the ``AIRFLOW_CONN_*`` exports, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox, airflow_env, free_port
+
+log = logging.getLogger("sandbox")
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def _prepare_airflow(sandbox: Sandbox) -> dict[str, str]:
+    home = sandbox.root / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **airflow_env(home), **sandbox.connection_env()}
+    subprocess.run([_airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    return env
+
+
+def run_dag(env: dict[str, str], dag_id: str, *, conf: dict[str, Any] | None = None,
+            log_dir: Path) -> dict[str, Any]:
+    """``airflow dags test`` one DAG; returns its run's state, task states and return values."""
+    argv = [_airflow_bin(), "dags", "test", dag_id]
+    if conf:
+        argv += ["-c", json.dumps(conf)]
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"{dag_id}-{int(time.time() * 1000)}.log"
+    log_file.write_text(proc.stdout + proc.stderr)
+    return {"dag_id": dag_id, "exit_code": proc.returncode, "seconds": round(elapsed, 1), "log": str(log_file),
+            **_latest_run(env, dag_id)}
+
+
+def _latest_run(env: dict[str, str], dag_id: str) -> dict[str, Any]:
+    """Task states and return values of the DAG's latest run, read from the metadata DB."""
+    code = (
+        "import json, sys\n"
+        "from airflow.models.dagrun import DagRun\n"
+        "from airflow.models.xcom import XComModel\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    dr = s.query(DagRun).filter(DagRun.dag_id == sys.argv[1]).order_by(DagRun.id.desc()).first()\n"
+        "    tis = {ti.task_id: str(ti.state) for ti in sorted(dr.get_task_instances(session=s),"
+        " key=lambda t: (t.start_date is None, str(t.start_date)))}\n"
+        "    xs = s.query(XComModel).filter(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,\n"
+        "                                   XComModel.key == 'return_value').all()\n"
+        "    vals = {x.task_id: XComModel.deserialize_value(x) for x in xs}\n"
+        "    print(json.dumps({'state': str(dr.state), 'tasks': tis, 'results': vals}, default=str))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, dag_id], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"state": "unknown", "tasks": {}, "results": {}, "error": proc.stderr[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _print_run(title: str, run: dict[str, Any]) -> None:
+    print(f"\n== {title}: {run['dag_id']} -> {run['state']} in {run['seconds']} s (log: {run['log']})")
+    for task_id, state in run["tasks"].items():
+        result = run["results"].get(task_id)
+        shown = json.dumps(result, default=str) if result is not None else ""
+        print(f"   {task_id:<28} {state:<9} {shown[:300]}")
+
+
+def _query(sandbox: Sandbox, sql: str) -> list[tuple[Any, ...]]:
+    conn = sandbox.mysql_connect(DORIS_DATABASE)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def demo() -> int:
+    """The README's main command: a fresh sandbox, the DAGs run for real, their results shown."""
+    failures = 0
+    with Sandbox("demo") as sandbox:
+        sandbox.drop_database(DORIS_DATABASE)
+        print(f"sandbox services: {sandbox.endpoints()} (state under {sandbox.root})")
+        env = _prepare_airflow(sandbox)
+        logs = sandbox.root / "runs"
+
+        first = run_dag(env, "doris_schema_migrate", log_dir=logs)
+        _print_run("schema migration on a server without the database", first)
+        second = run_dag(env, "doris_schema_migrate", log_dir=logs)
+        _print_run("schema migration again (must execute no DDL)", second)
+        failures += sum(r["state"] != "success" for r in (first, second))
+        executed = second["results"].get("apply_migrations", {}).get("executed_statements")
+        print(f"   second run executed {executed} statements")
+        failures += executed != 0
+
+        print("\n== warehouse (sandbox MariaDB standing in for Doris)")
+        for (table,) in _query(sandbox, "SHOW TABLES"):
+            print(f"   table {table}")
+        for script, success, ms in _query(sandbox, "SELECT script, success, execution_ms FROM schema_history "
+                                                   "ORDER BY installed_on"):
+            print(f"   history {script:<58} success={bool(success)} {ms} ms")
+
+    print("\nOpen the Airflow UI on the same sandbox with:  ./dev ui")
+    print("demo finished " + ("OK" if failures == 0 else f"with {failures} failure(s)"))
+    return 0 if failures == 0 else 1
+
+
+def ui() -> int:
+    """Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the sandbox until Ctrl-C."""
+    with Sandbox("ui") as sandbox:
+        env = _prepare_airflow(sandbox)
+        port = free_port()
+        env.update({
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Local sandbox only: the simple auth manager lets everyone in as admin.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        })
+        print(f"Airflow UI: http://127.0.0.1:{port}  (Ctrl-C stops Airflow and the sandbox services)")
+        print(f"services: {sandbox.endpoints()}")
+        try:
+            subprocess.run([_airflow_bin(), "standalone"], env=env, check=False)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def up() -> int:
+    with Sandbox("up") as sandbox:
+        for key, value in sandbox.connection_env().items():
+            print(f"export {key}='{value}'")
+        print(f"# services: {sandbox.endpoints()}; Ctrl-C stops them", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m commodity_platform.sandbox", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["demo", "ui", "up"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return {"demo": demo, "ui": ui, "up": up}[args.command]()
