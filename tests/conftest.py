@@ -47,3 +47,15 @@ def dagbag():  # noqa: ANN201 - DagBag is imported lazily
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+@pytest.fixture
+def warehouse(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with the platform schema applied (idempotent: a no-op when already up to date).
+
+    Function-scoped because some tests drop the database to start from a new server.
+    """
+    from commodity_platform.doris.migrations import run_migrations
+
+    run_migrations(installed_by="pytest")
+    return sandbox
