@@ -41,7 +41,9 @@ CONN_ID = "doris_default"
     default_args=DEFAULT_ARGS,
     tags=["doris", "schema", "commodity-platform"],
     params={
-        "dry_run": Param(False, type="boolean", description="Only validate the files and log the plan; change nothing."),
+        "dry_run": Param(
+            False, type="boolean", description="Only validate the files and log the plan; change nothing."
+        ),
         "target_version": Param(
             None,
             type=["null", "integer"],

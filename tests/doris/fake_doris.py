@@ -66,7 +66,7 @@ class FakeCursor:
     def fetchall(self) -> list[tuple]:
         return self._rows
 
-    def execute(self, sql: str, params: Any = None) -> None:  # noqa: C901 - a dispatcher by design
+    def execute(self, sql: str, params: Any = None) -> None:
         s = self.server
         self.description, self._rows = None, []
         norm = " ".join(sql.split())
@@ -82,7 +82,7 @@ class FakeCursor:
         elif norm.startswith("INSERT INTO"):
             keys = ["script", "installed_on", "version", "description", "checksum", "execution_ms", "success",
                     "installed_by", "error_message"]
-            s.history.append(dict(zip(keys, params)))
+            s.history.append(dict(zip(keys, params, strict=True)))
         elif norm.startswith("CREATE DATABASE"):
             s.databases.add(re.search(r"EXISTS (\w+)", norm).group(1))
         elif norm.startswith("CREATE TABLE"):

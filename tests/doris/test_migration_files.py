@@ -36,7 +36,7 @@ def columns(table: str) -> dict[str, exp.ColumnDef]:
 def is_nullable_or_defaulted(column: exp.ColumnDef) -> bool:
     kinds = [type(c.args["kind"]) for c in column.args.get("constraints") or []]
     not_null = any(k is exp.NotNullColumnConstraint and not c.args["kind"].args.get("allow_null")
-                   for k, c in zip(kinds, column.args.get("constraints") or []))
+                   for k, c in zip(kinds, column.args.get("constraints") or [], strict=True))
     return not not_null or exp.DefaultColumnConstraint in kinds
 
 
@@ -52,7 +52,7 @@ def test_every_file_parses_as_doris_and_passes_lint(migration) -> None:
 
 
 def test_the_five_platform_tables_exist_with_daily_dynamic_partitions() -> None:
-    assert PLATFORM_TABLES <= set(TABLES)
+    assert set(TABLES) >= PLATFORM_TABLES
     for table in PLATFORM_TABLES:
         props = table_properties(TABLES[table].tree)
         assert props["dynamic_partition.enable"] == "true", table
@@ -121,5 +121,5 @@ def test_routine_loads_cover_the_three_topics_with_matching_jsonpaths() -> None:
         paths = json.loads(props["jsonpaths"].replace('\\"', '"'))
         mapped = re.search(r"COLUMNS\s*\(([^)]*)\)", definition.create_sql).group(1).split(",")
         assert [p.removeprefix("$.") for p in paths] == [c.strip() for c in mapped], table
-        assert set(c.strip() for c in mapped) <= set(columns(table)), table
+        assert {c.strip() for c in mapped} <= set(columns(table)), table
         assert definition.source_properties["kafka_broker_list"] == SchemaSettings().kafka_broker_list

@@ -19,6 +19,8 @@ from commodity_platform.errors import ConfigError, PermanentError
 
 pytestmark = pytest.mark.sandbox
 DB = "commodity_realtime"
+VERSIONS = [f.version for f in discover_migrations() if f.version is not None]
+NEXT = f"V{max(VERSIONS) + 1:03d}"  # file-name prefix of a migration added by a test
 DDL_COUNTERS = ("Com_create_db", "Com_create_table", "Com_alter_table", "Com_drop_table", "Com_create_index",
                 "Com_insert")
 
@@ -69,13 +71,13 @@ def test_fresh_server_gets_database_tables_and_history(fresh_server) -> None:
     m = migrator()
     plan = m.plan()
     assert not plan.database_exists
-    assert [p.file.version for p in plan.pending] == [1, 2, 3, 4]
+    assert [p.file.version for p in plan.pending] == VERSIONS
 
     report = m.migrate(plan)
 
     tables = {r[0] for r in rows(fresh_server, "SHOW TABLES")}
-    assert tables == {"energy_prices_rt", "price_1min_agg", "market_alerts", "weather_events_rt",
-                      "trading_signals", "schema_history"}
+    assert {"energy_prices_rt", "price_1min_agg", "market_alerts", "weather_events_rt", "trading_signals",
+            "schema_history"} <= tables
     history = rows(fresh_server, "SELECT script, version, checksum, success, description FROM schema_history "
                                  "ORDER BY version")
     files = {f.script: f for f in discover_migrations()}
@@ -130,12 +132,12 @@ def test_edited_applied_file_is_refused_before_anything_runs(fresh_server, migra
 
 
 def test_malformed_file_names_file_and_statement_and_records_nothing(fresh_server, migrations_copy) -> None:
-    (migrations_copy / "V005__add_broken_table.sql").write_text(
+    (migrations_copy / f"{NEXT}__add_broken_table.sql").write_text(
         "CREATE TABLE IF NOT EXISTS fine_one (a INT) DUPLICATE KEY(a) DISTRIBUTED BY HASH(a) BUCKETS 1 "
         "PROPERTIES (\"replication_num\" = \"1\");\n"
         "CREATE TABLE IF NOT EXISTS broken (a INT;\n"
     )
-    with pytest.raises(ConfigError, match=r"V005__add_broken_table\.sql statement 2: not valid Doris SQL"):
+    with pytest.raises(ConfigError, match=rf"{NEXT}__add_broken_table\.sql statement 2: not valid Doris SQL"):
         migrator(migrations_copy).plan()
     # Validation happens before any statement: the new server is still untouched.
     conn = fresh_server.mysql_connect()
@@ -150,22 +152,22 @@ def test_malformed_file_names_file_and_statement_and_records_nothing(fresh_serve
 def test_statement_rejected_by_server_is_recorded_failed_not_applied(fresh_server, migrations_copy) -> None:
     migrator(migrations_copy).migrate(migrator(migrations_copy).plan())
     # Valid Doris syntax, but the column already exists: only the server can tell.
-    (migrations_copy / "V005__add_currency_again.sql").write_text(
+    (migrations_copy / f"{NEXT}__add_currency_again.sql").write_text(
         "ALTER TABLE energy_prices_rt ADD COLUMN currency VARCHAR(8) NULL;\n"
     )
-    with pytest.raises(PermanentError, match=r"V005__add_currency_again\.sql statement 1 \[ALTER TABLE"):
+    with pytest.raises(PermanentError, match=rf"{NEXT}__add_currency_again\.sql statement 1 \[ALTER TABLE"):
         migrator(migrations_copy).migrate(migrator(migrations_copy).plan())
 
     history = rows(fresh_server, "SELECT success, error_message FROM schema_history "
-                                 "WHERE script = 'V005__add_currency_again.sql'")
+                                 f"WHERE script = '{NEXT}__add_currency_again.sql'")
     assert len(history) == 1 and history[0][0] == 0 and "Duplicate column" in history[0][1]
-    assert [p.file.script for p in migrator(migrations_copy).plan().pending] == ["V005__add_currency_again.sql"]
+    assert [p.file.script for p in migrator(migrations_copy).plan().pending] == [f"{NEXT}__add_currency_again.sql"]
 
 
 def test_target_version_applies_a_prefix(fresh_server) -> None:
     report = migrator().migrate(migrator().plan(target_version=2))
     assert report.applied == ["V001__create_raw_tick_and_weather_tables.sql", "V002__create_price_1min_agg.sql"]
-    assert [p.file.version for p in migrator().plan().pending] == [3, 4]
+    assert [p.file.version for p in migrator().plan().pending] == VERSIONS[2:]
     with pytest.raises(ConfigError, match="target_version: 42 is not a migration version"):
         migrator().plan(target_version=42)
 
@@ -173,13 +175,13 @@ def test_target_version_applies_a_prefix(fresh_server) -> None:
 def test_file_older_than_applied_versions_is_refused(fresh_server, migrations_copy) -> None:
     migrator(migrations_copy).migrate(migrator(migrations_copy).plan())
     (migrations_copy / "V000__sneaked_in.sql").write_text("CREATE DATABASE IF NOT EXISTS other_db;")
-    with pytest.raises(ConfigError, match=r"V000__sneaked_in\.sql.*older than the applied version 4"):
+    with pytest.raises(ConfigError, match=rf"V000__sneaked_in\.sql.*older than the applied version {max(VERSIONS)}"):
         migrator(migrations_copy).plan()
 
 
 def test_unknown_placeholder_and_bad_settings_are_named(migrations_copy) -> None:
-    (migrations_copy / "V005__typo.sql").write_text("CREATE DATABASE IF NOT EXISTS ${databse};")
-    with pytest.raises(ConfigError, match=r"V005__typo\.sql: unknown placeholder \$\{databse\}"):
+    (migrations_copy / f"{NEXT}__typo.sql").write_text("CREATE DATABASE IF NOT EXISTS ${databse};")
+    with pytest.raises(ConfigError, match=NEXT + r"__typo\.sql: unknown placeholder \$\{databse\}"):
         migrator(migrations_copy).plan()
     with pytest.raises(ConfigError, match="kafka_broker_list"):
         SchemaSettings(kafka_broker_list="kafka:9092,not a broker")

@@ -8,6 +8,7 @@ MySQL/MariaDB server (the sandbox), and connecting before the target database ex
 from __future__ import annotations
 
 from functools import cached_property
+
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
 DEFAULT_DATABASE = "commodity_realtime"

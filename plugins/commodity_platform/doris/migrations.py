@@ -364,7 +364,7 @@ class SchemaMigrator:
         if not cur.description:
             return []
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def _database_exists(self, cur: Cursor) -> bool:
         rows = self.query(

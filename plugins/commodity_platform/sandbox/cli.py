@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -137,10 +138,8 @@ def ui() -> int:
         })
         print(f"Airflow UI: http://127.0.0.1:{port}  (Ctrl-C stops Airflow and the sandbox services)")
         print(f"services: {sandbox.endpoints()}")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             subprocess.run([_airflow_bin(), "standalone"], env=env, check=False)
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
