@@ -20,11 +20,11 @@ extras `timeout`, `verify`). Manual trigger only; the deploy DAG calls the same 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import Param, dag, task
+
+from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
 
 CONN_ID = "kafka_connect_default"
 
@@ -33,17 +33,11 @@ CONN_ID = "kafka_connect_default"
     dag_id="kafka_connect_register",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,  # two concurrent reconciles of the same cluster would fight each other
     tags=["kafka-connect", "connectors", "platform"],
-    default_args={
-        "owner": "data-platform",
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=5),
-    },
+    default_args={**DEFAULT_ARGS, "retries": 3},
     params={
         "dry_run": Param(
             False,
@@ -59,7 +53,7 @@ CONN_ID = "kafka_connect_default"
         "prune": Param(
             False,
             type="boolean",
-            description="Delete connectors named cp-* that have no spec file. Never touches other connectors.",
+            description="Delete cp-* connectors that have no spec file. Never touches any other connector.",
         ),
     },
 )
@@ -84,7 +78,9 @@ def kafka_connect_register() -> None:
         from commodity_platform.kafka_connect.tasks import prune_task
 
         params = params or {}
-        return prune_task(prune=bool(params.get("prune")), dry_run=bool(params.get("dry_run")), conn_id=CONN_ID)
+        return prune_task(
+            prune=bool(params.get("prune")), dry_run=bool(params.get("dry_run")), conn_id=CONN_ID
+        )
 
     results = reconcile.expand(name=plan())
     prune(results)

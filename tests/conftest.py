@@ -42,7 +42,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def dagbag():  # noqa: ANN201 - DagBag is imported lazily
+def dagbag():
     """All project DAGs, parsed once per session."""
     from airflow.dag_processing.dagbag import DagBag
 

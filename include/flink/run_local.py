@@ -8,8 +8,17 @@ Usage (with the PyFlink virtualenv, see ``setup_venv.sh``)::
     .venv-flink/bin/python include/flink/run_local.py anomaly_detector --input ticks.csv --output alerts.csv
 
 Input: a CSV file with header ``commodity_code,event_time,price,volume`` (``event_time`` as
-``YYYY-MM-DD HH:MM:SS[.fff]`` UTC; an empty field is NULL). Output: a CSV file with a header, the job's
-sink columns (see ``commodity_flink.schema``), sorted by the job's key; NULL is an empty field.
+``YYYY-MM-DD HH:MM:SS[.fff]`` UTC; an empty field is NULL). data_enricher also reads a metadata CSV
+``commodity_code,commodity_name,category,exchange,currency,unit,updated_at`` (a row is valid from
+``updated_at`` on). Output: a CSV file with a header, sorted by the job's key; NULL is an empty field;
+timestamps as in the input, DECIMALs at their column's scale:
+
+* price_aggregator: ``commodity_code,bar_start,open_price,high_price,low_price,close_price,volume,vwap,
+  tick_count`` sorted by (commodity_code, bar_start)
+* data_enricher: ``commodity_code,event_time,price,volume,commodity_name,category,exchange,currency,unit,
+  ingest_time`` sorted by (event_time, commodity_code, price, volume)
+* anomaly_detector: ``alert_id,commodity_code,alert_time,alert_type,severity,price_change_pct,
+  reference_time,reference_price,current_price,message,ingest_time`` sorted by (commodity_code, alert_time)
 
 The job runs exactly the production transformation (``commodity_flink.transforms``); only the source and
 sink tables are declared on files instead of Kafka/Doris. The run is a streaming run over a bounded
@@ -77,12 +86,20 @@ def copy_without_header(source: Path, columns: tuple[Column, ...], target: Path)
 _DECIMAL_RE = re.compile(r"DECIMAL\(\s*\d+\s*,\s*(\d+)\s*\)")
 
 
+def _format_timestamp(value: str) -> str:
+    """``YYYY-MM-DD HH:MM:SS[.fff]``: Flink drops trailing zeros of the fraction (``.25``), put them back."""
+    whole, dot, fraction = value.partition(".")
+    return f"{whole}.{fraction.ljust(3, '0')}" if dot else whole
+
+
 def _formatter(column: Column) -> Callable[[str], str]:
-    """How to print a value of ``column``: DECIMALs in plain notation with the column's scale.
+    """How to print a value of ``column``: the input's timestamp format, DECIMALs at their scale.
 
     Flink's CSV writer prints BigDecimals stripped of trailing zeros and may use exponent notation
     (``1.2E+2``); rewriting them at the declared scale is exact and makes the files easy to diff.
     """
+    if column.sql_type.startswith("TIMESTAMP"):
+        return _format_timestamp
     match = _DECIMAL_RE.fullmatch(column.sql_type)
     if match is None:
         return str
@@ -143,7 +160,9 @@ def run(job_name: str, input_csv: Path, output_csv: Path, metadata_csv: Path | N
             metadata_path = str(metadata)
         sink_dir = work / "out"
         sink_dir.mkdir()
-        log.info("Running %s over %d ticks from %s (parallelism %d)", job_name, tick_rows, input_csv, parallelism)
+        log.info(
+            "Running %s over %d ticks from %s (parallelism %d)", job_name, tick_rows, input_csv, parallelism
+        )
         t_env = create_table_environment(
             pipeline_name=f"{job_name}-local", config={"parallelism.default": str(parallelism)}
         )
@@ -158,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line interface; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("job", choices=sorted(JOBS))
-    parser.add_argument("--input", required=True, type=Path, help="ticks CSV (commodity_code,event_time,price,volume)")
+    parser.add_argument(
+        "--input", required=True, type=Path, help="ticks CSV (commodity_code,event_time,price,volume)"
+    )
     parser.add_argument("--output", required=True, type=Path, help="output CSV (overwritten)")
     parser.add_argument(
         "--metadata",

@@ -16,12 +16,12 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[2] / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(Path(__file__).resolve().parents[2] / "plugins"))
 
-import pytest  # noqa: E402
+import pytest
 
-from commodity_platform.kafka_connect.hook import KafkaConnectHook  # noqa: E402
-from commodity_platform.kafka_connect.reconcile import ConnectorReconciler  # noqa: E402
-from commodity_platform.kafka_connect.specs import CONNECTORS_DIR  # noqa: E402
-from tests.kafka_connect.connect_emulator import ConnectEmulator  # noqa: E402
+from commodity_platform.kafka_connect.hook import KafkaConnectHook
+from commodity_platform.kafka_connect.reconcile import ConnectorReconciler
+from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
+from tests.kafka_connect.connect_emulator import ConnectEmulator
 
 CONN_ENV = "AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"
 

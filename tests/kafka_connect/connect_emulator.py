@@ -6,7 +6,8 @@ It follows the documented Connect REST API closely enough to exercise a client e
   ``PUT /connector-plugins/{class}/config/validate`` -> ``{name, error_count, groups, configs:[{definition,
   value:{name, value, recommended_values, errors, visible}}]}``; unknown class -> 500 (as Connect does).
 * ``GET /connectors`` (``?expand=status&expand=info``), ``GET /connectors/{name}``, ``.../config``,
-  ``.../status`` -> ``{name, connector:{state, worker_id, trace?}, tasks:[{id, state, worker_id, trace?}], type}``.
+  ``.../status`` -> ``{name, connector:{state, worker_id, trace?},
+  tasks:[{id, state, worker_id, trace?}], type}``.
 * ``PUT /connectors/{name}/config`` 201 created / 200 updated (400 when invalid);
   ``POST /connectors`` with ``initial_state`` 201 (409 when it exists);
   ``PUT .../pause`` 202, ``.../resume`` 202, ``.../stop`` 204; ``DELETE`` 204;
@@ -54,20 +55,49 @@ class Plugin:
 
 
 DEFAULT_PLUGINS: tuple[Plugin, ...] = (
-    Plugin("com.github.castorm.kafka.connect.http.HttpSourceConnector", "source", "0.8.11",
-           ("kafka.topic", "http.request.url"), max_tasks=1),
-    Plugin("io.debezium.connector.postgresql.PostgresConnector", "source", "2.7.3.Final",
-           ("database.hostname", "database.user", "database.dbname", "topic.prefix"), max_tasks=1),
-    Plugin("io.debezium.connector.mysql.MySqlConnector", "source", "2.7.3.Final",
-           ("database.hostname", "database.user", "database.server.id", "topic.prefix",
-            "schema.history.internal.kafka.topic"), max_tasks=1),
+    Plugin(
+        "com.github.castorm.kafka.connect.http.HttpSourceConnector",
+        "source",
+        "0.8.11",
+        ("kafka.topic", "http.request.url"),
+        max_tasks=1,
+    ),
+    Plugin(
+        "io.debezium.connector.postgresql.PostgresConnector",
+        "source",
+        "2.7.3.Final",
+        ("database.hostname", "database.user", "database.dbname", "topic.prefix"),
+        max_tasks=1,
+    ),
+    Plugin(
+        "io.debezium.connector.mysql.MySqlConnector",
+        "source",
+        "2.7.3.Final",
+        (
+            "database.hostname",
+            "database.user",
+            "database.server.id",
+            "topic.prefix",
+            "schema.history.internal.kafka.topic",
+        ),
+        max_tasks=1,
+    ),
     Plugin("org.apache.iceberg.connect.IcebergSinkConnector", "sink", "1.9.1", ("iceberg.catalog.type",)),
-    Plugin("org.apache.doris.kafka.connector.DorisSinkConnector", "sink", "25.0.0",
-           ("doris.urls", "doris.user", "doris.password", "doris.database")),
-    Plugin("io.confluent.connect.elasticsearch.ElasticsearchSinkConnector", "sink", "14.1.2",
-           ("connection.url",)),
-    Plugin("io.confluent.connect.s3.S3SinkConnector", "sink", "10.5.17",
-           ("s3.bucket.name", "format.class", "storage.class", "flush.size")),
+    Plugin(
+        "org.apache.doris.kafka.connector.DorisSinkConnector",
+        "sink",
+        "25.0.0",
+        ("doris.urls", "doris.user", "doris.password", "doris.database"),
+    ),
+    Plugin(
+        "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector", "sink", "14.1.2", ("connection.url",)
+    ),
+    Plugin(
+        "io.confluent.connect.s3.S3SinkConnector",
+        "sink",
+        "10.5.17",
+        ("s3.bucket.name", "format.class", "storage.class", "flush.size"),
+    ),
     Plugin("io.confluent.connect.jdbc.JdbcSinkConnector", "sink", "10.8.0", ("connection.url",)),
     Plugin("org.apache.kafka.connect.file.FileStreamSinkConnector", "sink", "3.9.0", ("file",)),
 )
@@ -130,6 +160,7 @@ class ConnectEmulator:
         self.log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._rebalance_left = 0
+        self._rebalance_method: str | None = None
         self._injected: list[dict[str, Any]] = []
         self._fail_starts: dict[tuple[str, int], int] = {}
         self._field_errors: dict[tuple[str, str], str] = {}
@@ -178,17 +209,31 @@ class ConnectEmulator:
 
     # -- test controls ----------------------------------------------------------------------------------
 
-    def begin_rebalance(self, requests: int) -> None:
-        """The next ``requests`` requests to config endpoints answer 409 (status reads are served from
-        the status topic by real workers and stay available)."""
+    def begin_rebalance(self, requests: int, *, method: str | None = None) -> None:
+        """The next ``requests`` requests (of ``method``, if given) to ``/connectors`` endpoints answer 409.
+        Status reads are served from the status topic by real workers and stay available."""
         with self._lock:
             self._rebalance_left = requests
+            self._rebalance_method = method
 
-    def inject_error(self, status: int, *, count: int = 1, method: str | None = None,
-                     path_contains: str | None = None, message: str = "Request timed out") -> None:
+    def inject_error(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+        message: str = "Request timed out",
+    ) -> None:
         with self._lock:
             self._injected.append(
-                {"status": status, "count": count, "method": method, "path": path_contains, "message": message}
+                {
+                    "status": status,
+                    "count": count,
+                    "method": method,
+                    "path": path_contains,
+                    "message": message,
+                }
             )
 
     def fail_task(self, name: str, task_id: int, *, times: int) -> None:
@@ -228,16 +273,22 @@ class ConnectEmulator:
         """Create a settled connector directly (not through the API, no request logged)."""
         with self._lock:
             plugin = self._plugin(config.get("connector.class", ""))
-            conn = _Connector(name=name, config={**config, "name": name},
-                              type=plugin.type if plugin else "unknown", target=target)
+            conn = _Connector(
+                name=name,
+                config={**config, "name": name},
+                type=plugin.type if plugin else "unknown",
+                target=target,
+            )
             self.connectors[name] = conn
             self._settle(conn, "all")
 
     def requests(self, method: str | None = None, *, path_contains: str | None = None) -> list[LoggedRequest]:
         with self._lock:
             return [
-                r for r in self.log
-                if (method is None or r.method == method) and (path_contains is None or path_contains in r.path)
+                r
+                for r in self.log
+                if (method is None or r.method == method)
+                and (path_contains is None or path_contains in r.path)
             ]
 
     def writes(self) -> list[LoggedRequest]:
@@ -294,8 +345,9 @@ class ConnectEmulator:
         if what == "all" or not conn.tasks:
             conn.tasks = [self._start_task(conn, i, running_state) for i in range(count)]
         elif what == "failed":
-            conn.tasks = [self._start_task(conn, t.id, running_state) if t.state == "FAILED" else t
-                          for t in conn.tasks]
+            conn.tasks = [
+                self._start_task(conn, t.id, running_state) if t.state == "FAILED" else t for t in conn.tasks
+            ]
             for t in conn.tasks:
                 if t.state != "FAILED":
                     t.state = running_state
@@ -317,8 +369,12 @@ class ConnectEmulator:
         if conn.pending == "all":
             tasks: list[dict[str, Any]] = []  # task configs not yet generated / assigned
             state = "UNASSIGNED" if conn.state in ("UNASSIGNED", "STOPPED") else conn.state
-            body = {"name": conn.name, "connector": {"state": state, "worker_id": self._worker(conn.name, 0)},
-                    "tasks": tasks, "type": conn.type}
+            body = {
+                "name": conn.name,
+                "connector": {"state": state, "worker_id": self._worker(conn.name, 0)},
+                "tasks": tasks,
+                "type": conn.type,
+            }
             return body
         body = self._status_body(conn)
         for task in body["tasks"]:
@@ -331,12 +387,20 @@ class ConnectEmulator:
         connector: dict[str, Any] = {"state": conn.state, "worker_id": conn.worker_id}
         if conn.trace:
             connector["trace"] = conn.trace
-        return {"name": conn.name, "connector": connector, "tasks": [t.as_dict() for t in conn.tasks],
-                "type": conn.type}
+        return {
+            "name": conn.name,
+            "connector": connector,
+            "tasks": [t.as_dict() for t in conn.tasks],
+            "type": conn.type,
+        }
 
     def _info_body(self, conn: _Connector) -> dict[str, Any]:
-        return {"name": conn.name, "config": dict(conn.config),
-                "tasks": [{"connector": conn.name, "task": t.id} for t in conn.tasks], "type": conn.type}
+        return {
+            "name": conn.name,
+            "config": dict(conn.config),
+            "tasks": [{"connector": conn.name, "task": t.id} for t in conn.tasks],
+            "type": conn.type,
+        }
 
     def _validate(self, connector_class: str, config: Mapping[str, Any]) -> dict[str, Any]:
         plugin = self._plugin(connector_class)
@@ -344,31 +408,61 @@ class ConnectEmulator:
         errors: dict[str, list[str]] = {}
         for key in plugin.required:
             if not str(config.get(key, "")).strip():
-                errors.setdefault(key, []).append(f'Missing required configuration "{key}" which has no default value.')
+                errors.setdefault(key, []).append(
+                    f'Missing required configuration "{key}" which has no default value.'
+                )
         tasks_max = str(config.get("tasks.max", "1"))
         if not tasks_max.isdigit() or int(tasks_max) < 1:
             errors.setdefault("tasks.max", []).append(
-                f"Invalid value {tasks_max} for configuration tasks.max: Value must be at least 1")
+                f"Invalid value {tasks_max} for configuration tasks.max: Value must be at least 1"
+            )
         for (cls, key), message in self._field_errors.items():
             if cls == plugin.cls:
                 errors.setdefault(key, []).append(message)
         keys = list(dict.fromkeys([*_COMMON_KEYS, *plugin.required, *config, *errors]))
         configs = []
         for order, key in enumerate(keys):
-            group = "Common" if key in _COMMON_KEYS else ("Transforms" if key.startswith("transforms") else
-                                                          "Error Handling" if key.startswith("errors.") else
-                                                          plugin.cls.rsplit(".", 1)[-1])
-            configs.append({
-                "definition": {"name": key, "type": "STRING", "required": key in plugin.required,
-                               "default_value": None, "importance": "HIGH", "documentation": f"{key}.",
-                               "group": group, "width": "NONE", "display_name": key, "dependents": [],
-                               "order": order},
-                "value": {"name": key, "value": None if config.get(key) is None else str(config.get(key)),
-                          "recommended_values": [], "errors": errors.get(key, []), "visible": True},
-            })
-        return {"name": plugin.cls, "error_count": sum(len(v) for v in errors.values()),
-                "groups": ["Common", "Transforms", "Predicates", "Error Handling", plugin.cls.rsplit(".", 1)[-1]],
-                "configs": configs}
+            group = (
+                "Common"
+                if key in _COMMON_KEYS
+                else (
+                    "Transforms"
+                    if key.startswith("transforms")
+                    else "Error Handling"
+                    if key.startswith("errors.")
+                    else plugin.cls.rsplit(".", 1)[-1]
+                )
+            )
+            configs.append(
+                {
+                    "definition": {
+                        "name": key,
+                        "type": "STRING",
+                        "required": key in plugin.required,
+                        "default_value": None,
+                        "importance": "HIGH",
+                        "documentation": f"{key}.",
+                        "group": group,
+                        "width": "NONE",
+                        "display_name": key,
+                        "dependents": [],
+                        "order": order,
+                    },
+                    "value": {
+                        "name": key,
+                        "value": None if config.get(key) is None else str(config.get(key)),
+                        "recommended_values": [],
+                        "errors": errors.get(key, []),
+                        "visible": True,
+                    },
+                }
+            )
+        return {
+            "name": plugin.cls,
+            "error_count": sum(len(v) for v in errors.values()),
+            "groups": ["Common", "Transforms", "Predicates", "Error Handling", plugin.cls.rsplit(".", 1)[-1]],
+            "configs": configs,
+        }
 
     # -- HTTP ------------------------------------------------------------------------------------------
 
@@ -376,8 +470,9 @@ class ConnectEmulator:
         body = await request.body()
         with self._lock:
             response = self._dispatch(request, body)
-            self.log.append(LoggedRequest(request.method, request.url.path, request.url.query,
-                                          response.status_code))
+            self.log.append(
+                LoggedRequest(request.method, request.url.path, request.url.query, response.status_code)
+            )
             return response
 
     def _dispatch(self, request: Request, raw_body: bytes) -> Response:
@@ -387,13 +482,20 @@ class ConnectEmulator:
             if request.headers.get("authorization") != expected:
                 return _error(401, "User cannot access the resource.")
         for rule in self._injected:
-            if rule["count"] > 0 and (rule["method"] in (None, method)) and (
-                rule["path"] is None or rule["path"] in path
+            if (
+                rule["count"] > 0
+                and (rule["method"] in (None, method))
+                and (rule["path"] is None or rule["path"] in path)
             ):
                 rule["count"] -= 1
                 return _error(rule["status"], rule["message"])
         is_status_read = method == "GET" and path.endswith("/status")
-        if self._rebalance_left > 0 and path.startswith("/connectors") and not is_status_read:
+        if (
+            self._rebalance_left > 0
+            and path.startswith("/connectors")
+            and not is_status_read
+            and self._rebalance_method in (None, method)
+        ):
             self._rebalance_left -= 1
             return _error(409, REBALANCE_MESSAGE)
 
@@ -403,11 +505,13 @@ class ConnectEmulator:
             return _error(400, "Unrecognized JSON body")
 
         if path == "/" and method == "GET":
-            return JSONResponse({"version": "3.9.0", "commit": "a60e31147e6b01ee",
-                                 "kafka_cluster_id": "cp-kafka-cluster-id"})
+            return JSONResponse(
+                {"version": "3.9.0", "commit": "a60e31147e6b01ee", "kafka_cluster_id": "cp-kafka-cluster-id"}
+            )
         if path == "/connector-plugins" and method == "GET":
-            return JSONResponse([{"class": p.cls, "type": p.type, "version": p.version}
-                                 for p in self.plugins.values()])
+            return JSONResponse(
+                [{"class": p.cls, "type": p.type, "version": p.version} for p in self.plugins.values()]
+            )
         match = re.fullmatch(r"/connector-plugins/([^/]+)/config/validate", path)
         if match and method == "PUT":
             return self._validate_endpoint(match.group(1), body)
@@ -464,29 +568,43 @@ class ConnectEmulator:
         included = str(body.get("connector.class", ""))
         norm = lambda s: s.removesuffix("Connector")  # noqa: E731 - mirrors Connect's normalisation
         if included and not norm(included).endswith(norm(plugin_name)):
-            return _error(400, f"Included connector type {included} does not match request type {plugin_name}")
+            return _error(
+                400, f"Included connector type {included} does not match request type {plugin_name}"
+            )
         if self._plugin(plugin_name) is None:
-            return _error(500, f"Failed to find any class that implements Connector and which name matches "
-                               f"{plugin_name}, available connectors are: {', '.join(self.plugins)}")
+            return _error(
+                500,
+                f"Failed to find any class that implements Connector and which name matches "
+                f"{plugin_name}, available connectors are: {', '.join(self.plugins)}",
+            )
         return JSONResponse(self._validate(plugin_name, body))
 
     def _check_config(self, name: str, config: Any) -> Response | None:
         if not isinstance(config, dict):
             return _error(400, "Connector config must be a JSON object")
         if config.get("name", name) != name:
-            return _error(400, f"Connector name configuration ({config['name']}) doesn't match connector "
-                               f"name in the URL ({name})")
+            return _error(
+                400,
+                f"Connector name configuration ({config['name']}) doesn't match connector "
+                f"name in the URL ({name})",
+            )
         connector_class = str(config.get("connector.class", ""))
         if not connector_class:
             return _error(400, f"Connector config {config} contains no connector type")
         if self._plugin(connector_class) is None:
-            return _error(500, f"Failed to find any class that implements Connector and which name matches "
-                               f"{connector_class}, available connectors are: {', '.join(self.plugins)}")
+            return _error(
+                500,
+                f"Failed to find any class that implements Connector and which name matches "
+                f"{connector_class}, available connectors are: {', '.join(self.plugins)}",
+            )
         result = self._validate(connector_class, config)
         if result["error_count"]:
             lines = [f"{c['value']['name']}: {e}" for c in result["configs"] for e in c["value"]["errors"]]
-            return _error(400, f"Connector configuration is invalid and contains the following "
-                               f"{result['error_count']} error(s):\n" + "\n".join(lines))
+            return _error(
+                400,
+                f"Connector configuration is invalid and contains the following "
+                f"{result['error_count']} error(s):\n" + "\n".join(lines),
+            )
         return None
 
     def _put_config(self, name: str, config: Any) -> Response:

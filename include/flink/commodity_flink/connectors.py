@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from commodity_flink.schema import METADATA_COLUMNS, TICK_COLUMNS, Column, column_ddl
 from commodity_flink.transforms import MAX_OUT_OF_ORDERNESS_SECONDS
 
-TICK_WATERMARK = f"WATERMARK FOR `event_time` AS `event_time` - INTERVAL '{MAX_OUT_OF_ORDERNESS_SECONDS}' SECOND"
+TICK_WATERMARK = (
+    f"WATERMARK FOR `event_time` AS `event_time` - INTERVAL '{MAX_OUT_OF_ORDERNESS_SECONDS}' SECOND"
+)
 #: Metadata versions are valid from ``updated_at``; no lateness is tolerated on reference data.
 METADATA_WATERMARK = "WATERMARK FOR `updated_at` AS `updated_at`"
 

@@ -4,8 +4,10 @@ A single definition per table keeps the production DDL (Kafka/Doris), the local 
 headers of the local runner from drifting apart: they are all generated from these tuples.
 
 Types follow the bar definition shared with the Doris backfill and the data-quality check: prices are
-``DECIMAL(18, 6)`` and volumes ``DECIMAL(18, 4)`` (never ``DOUBLE``) so open/high/low/close are exact;
-VWAP keeps 12 decimals.
+``DECIMAL(18, 6)`` and volumes ``DECIMAL(18, 4)`` (never ``DOUBLE``) so open/high/low/close are exact.
+Output columns use the types of the Doris tables they end up in (``include/sql/migrations``): bar volume
+``DECIMAL(28, 4)``, VWAP ``DECIMAL(28, 10)``; the JSON field names of the two Kafka outputs are the
+``jsonpaths`` of the Doris routine loads reading those topics.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class Column:
 
 PRICE_TYPE = "DECIMAL(18, 6)"
 VOLUME_TYPE = "DECIMAL(18, 4)"
-VWAP_TYPE = "DECIMAL(24, 12)"
+BAR_VOLUME_TYPE = "DECIMAL(28, 4)"
+VWAP_TYPE = "DECIMAL(28, 10)"
 #: Event times are UTC wall-clock values; TIMESTAMP(3) is what Flink accepts as a rowtime attribute.
 EVENT_TIME_TYPE = "TIMESTAMP(3)"
 
@@ -58,6 +61,8 @@ ENRICHED_COLUMNS: tuple[Column, ...] = (
     Column("exchange", "STRING"),
     Column("currency", "STRING"),
     Column("unit", "STRING"),
+    # Processing time at which the enricher emitted the tick (UTC); Doris energy_prices_rt.ingest_time.
+    Column("ingest_time", "TIMESTAMP(3)"),
 )
 
 #: Output of the price aggregator (Doris table ``price_1min_agg``), one row per commodity and minute.
@@ -68,22 +73,24 @@ BAR_COLUMNS: tuple[Column, ...] = (
     Column("high_price", PRICE_TYPE),
     Column("low_price", PRICE_TYPE),
     Column("close_price", PRICE_TYPE),
-    Column("volume", VOLUME_TYPE),
+    Column("volume", BAR_VOLUME_TYPE),
     Column("vwap", VWAP_TYPE),
-    Column("tick_count", "BIGINT"),
+    Column("tick_count", "INT"),
 )
 
-#: Output of the anomaly detector (topic ``market-alerts``).
+#: Output of the anomaly detector (topic ``market-alerts`` -> Doris ``market_alerts``).
 ALERT_COLUMNS: tuple[Column, ...] = (
     Column("alert_id", "STRING"),
     Column("commodity_code", "STRING"),
     Column("alert_time", "TIMESTAMP(3)"),
+    Column("alert_type", "STRING"),
+    Column("severity", "STRING"),
+    Column("price_change_pct", "DECIMAL(10, 4)"),
     Column("reference_time", "TIMESTAMP(3)"),
     Column("reference_price", PRICE_TYPE),
-    Column("price", PRICE_TYPE),
-    Column("change_pct", "DECIMAL(12, 4)"),
-    Column("direction", "STRING"),
-    Column("severity", "STRING"),
+    Column("current_price", PRICE_TYPE),
+    Column("message", "STRING"),
+    Column("ingest_time", "TIMESTAMP(3)"),
 )
 
 

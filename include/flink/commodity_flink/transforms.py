@@ -5,8 +5,10 @@ and writes one logical sink table. :mod:`commodity_flink.connectors` declares th
 Kafka/Doris (production) or on CSV files (local runner, tests); the statements below never change.
 
 Valid tick (shared with the Doris backfill and the data-quality check): ``price`` not NULL and > 0,
-``volume`` not NULL and >= 0, ``commodity_code`` not NULL and not empty. Invalid ticks are excluded by
-all three jobs, so bars, enriched prices and alerts are computed from the same population.
+``volume`` not NULL and >= 0, ``commodity_code`` not NULL and not empty. The aggregator and the anomaly
+detector use valid ticks only. The enricher deliberately does *not* filter on price/volume: its output
+feeds Doris ``energy_prices_rt``, where the data-quality DAG counts faulty ticks; it drops only ticks
+it cannot enrich (unknown, NULL or empty code) and ticks without an event time.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ FROM valid_ticks
 """
 
 # VWAP: without the inner casts Flink's DECIMAL division rules would shrink DECIMAL(38, 10) /
-# DECIMAL(38, 4) to 6 decimals; DECIMAL(32, 10) / DECIMAL(20, 4) keeps 12.
+# DECIMAL(38, 4) to 6 decimals; DECIMAL(32, 10) / DECIMAL(20, 4) keeps 12, rounded (half up) to the 10
+# of Doris' price_1min_agg.vwap.
 PRICE_AGGREGATOR_INSERT = """
 INSERT INTO price_aggregator_sink
 SELECT
@@ -64,48 +67,43 @@ SELECT
   MAX(price) AS high_price,
   MIN(price) AS low_price,
   CAST(SUBSTRING(MAX(order_key) FROM 24 FOR 19) AS DECIMAL(18, 6)) AS close_price,
-  CAST(SUM(volume) AS DECIMAL(18, 4)) AS volume,
+  CAST(SUM(volume) AS DECIMAL(28, 4)) AS volume,
   CASE
-    WHEN SUM(volume) = 0 THEN CAST(NULL AS DECIMAL(24, 12))
+    WHEN SUM(volume) = 0 THEN CAST(NULL AS DECIMAL(28, 10))
     ELSE CAST(
       CAST(SUM(price * volume) AS DECIMAL(32, 10)) / CAST(SUM(volume) AS DECIMAL(20, 4))
-      AS DECIMAL(24, 12))
+      AS DECIMAL(28, 10))
   END AS vwap,
-  COUNT(*) AS tick_count
+  CAST(COUNT(*) AS INT) AS tick_count
 FROM TABLE(TUMBLE(TABLE ordered_ticks, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY commodity_code, window_start, window_end
 """
 
 # Event-time temporal join: each tick meets the metadata version valid at its event time, so replays
 # give the same result as the live run. An inner join, so ticks whose code has no metadata (or only
-# versions newer than the tick) are dropped -- they cannot be labelled and downstream consumers rely on
-# the metadata columns being present.
+# versions newer than the tick; NULL and empty codes never match) are dropped -- they cannot be
+# labelled and downstream consumers rely on the metadata columns being present. ingest_time is the
+# only processing-time value in the platform's outputs; it records when the tick left the enricher.
 DATA_ENRICHER_INSERT = """
 INSERT INTO data_enricher_sink
 SELECT
   t.commodity_code, t.event_time, t.price, t.volume,
-  m.commodity_name, m.category, m.`exchange`, m.currency, m.unit
-FROM valid_ticks AS t
+  m.commodity_name, m.category, m.`exchange`, m.currency, m.unit,
+  CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) AS ingest_time
+FROM raw_ticks AS t
 JOIN commodity_metadata_versioned FOR SYSTEM_TIME AS OF t.event_time AS m
   ON t.commodity_code = m.commodity_code
+WHERE t.event_time IS NOT NULL
 """
 
 # Per commodity, ticks in (event_time, price, volume) order. A match starts at a tick S and ends at the
 # first later tick E, less than one minute after S, whose price differs from S's by strictly more than
 # 5 % of S's price. Flink emits the earliest-starting match, then resumes *at* E (SKIP TO LAST E): a
 # level shift alerts once, and a move back (a spike) is a move of its own and alerts again.
-_PCT = "CAST((E.price - S.price) * 100 / S.price AS DECIMAL(12, 4))"
-ANOMALY_DETECTOR_INSERT = f"""
-INSERT INTO anomaly_detector_sink
-SELECT
-  commodity_code || '|' || DATE_FORMAT(alert_time, 'yyyy-MM-dd HH:mm:ss.SSS') AS alert_id,
-  commodity_code, alert_time, reference_time, reference_price, price, change_pct,
-  CASE WHEN change_pct > 0 THEN 'UP' ELSE 'DOWN' END AS direction,
-  CASE
-    WHEN ABS(change_pct) >= {SEVERITY_CRITICAL_PCT} THEN 'CRITICAL'
-    WHEN ABS(change_pct) >= {SEVERITY_HIGH_PCT} THEN 'HIGH'
-    ELSE 'MEDIUM'
-  END AS severity
+_PCT = "CAST((E.price - S.price) * 100 / S.price AS DECIMAL(10, 4))"
+PRICE_MOVES_VIEW = f"""
+CREATE TEMPORARY VIEW price_moves AS
+SELECT *
 FROM valid_ticks
 MATCH_RECOGNIZE (
   PARTITION BY commodity_code
@@ -114,14 +112,44 @@ MATCH_RECOGNIZE (
     S.event_time AS reference_time,
     S.price AS reference_price,
     E.event_time AS alert_time,
-    E.price AS price,
-    {_PCT} AS change_pct
+    E.price AS current_price,
+    {_PCT} AS price_change_pct
   ONE ROW PER MATCH
   AFTER MATCH SKIP TO LAST E
   PATTERN (S M*? E) WITHIN INTERVAL '1' MINUTE
   DEFINE
     E AS ABS(E.price - S.price) > S.price * {ANOMALY_THRESHOLD}
 )
+"""
+
+# alert_id (code + alert time) is deterministic, so a replay after a failover yields the same ids and
+# consumers can de-duplicate. Field names follow the Doris routine load into market_alerts.
+CLASSIFIED_MOVES_VIEW = f"""
+CREATE TEMPORARY VIEW classified_moves AS
+SELECT
+  commodity_code || '|' || DATE_FORMAT(alert_time, 'yyyy-MM-dd HH:mm:ss.SSS') AS alert_id,
+  commodity_code, alert_time,
+  CASE WHEN price_change_pct > 0 THEN 'PRICE_SPIKE' ELSE 'PRICE_DROP' END AS alert_type,
+  CASE
+    WHEN ABS(price_change_pct) >= {SEVERITY_CRITICAL_PCT} THEN 'CRITICAL'
+    WHEN ABS(price_change_pct) >= {SEVERITY_HIGH_PCT} THEN 'HIGH'
+    ELSE 'MEDIUM'
+  END AS severity,
+  price_change_pct, reference_time, reference_price, current_price
+FROM price_moves
+"""
+
+ANOMALY_DETECTOR_INSERT = """
+INSERT INTO anomaly_detector_sink
+SELECT
+  alert_id, commodity_code, alert_time, alert_type, severity, price_change_pct,
+  reference_time, reference_price, current_price,
+  severity || ' ' || alert_type || ' ' || commodity_code || ' '
+    || CASE WHEN price_change_pct > 0 THEN '+' ELSE '' END || CAST(price_change_pct AS STRING)
+    || ' % in ' || CAST(TIMESTAMPDIFF(SECOND, reference_time, alert_time) AS STRING) || ' s ('
+    || CAST(reference_price AS STRING) || ' -> ' || CAST(current_price AS STRING) || ')' AS message,
+  CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) AS ingest_time
+FROM classified_moves
 """
 
 
@@ -132,9 +160,9 @@ def price_aggregator_statements() -> list[str]:
 
 def data_enricher_statements() -> list[str]:
     """Views and the final INSERT of the data enricher (ticks joined with commodity metadata)."""
-    return [VALID_TICKS_VIEW, DATA_ENRICHER_INSERT]
+    return [DATA_ENRICHER_INSERT]
 
 
 def anomaly_detector_statements() -> list[str]:
     """Views and the final INSERT of the anomaly detector (> 5 % moves within one minute)."""
-    return [VALID_TICKS_VIEW, ANOMALY_DETECTOR_INSERT]
+    return [VALID_TICKS_VIEW, PRICE_MOVES_VIEW, CLASSIFIED_MOVES_VIEW, ANOMALY_DETECTOR_INSERT]

@@ -71,6 +71,14 @@ def _connect_message(response: httpx.Response) -> str:
     return response.text.strip()[:500]
 
 
+def _verify(value: Any) -> bool | str:
+    """The ``verify`` extra as httpx wants it: a bool, or a CA bundle path. Connection extras edited in
+    the UI often hold the strings "false"/"true"; treating "false" as a truthy path would be a surprise."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value if isinstance(value, str) else bool(value)
+
+
 class KafkaConnectHook(BaseHook):
     """Talk to a Kafka Connect cluster's REST API.
 
@@ -133,7 +141,7 @@ class KafkaConnectHook(BaseHook):
                 base_url=base_url,
                 auth=auth,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                verify=extra.get("verify", True),
+                verify=_verify(extra.get("verify", True)),
                 headers={"Accept": "application/json"},
             )
         return self._client
@@ -182,9 +190,7 @@ class KafkaConnectHook(BaseHook):
         )
         return retrying(self._send_once, method, path, params=params, json=json)
 
-    def _send_once(
-        self, method: str, path: str, *, params: Any = None, json: Any = None
-    ) -> httpx.Response:
+    def _send_once(self, method: str, path: str, *, params: Any = None, json: Any = None) -> httpx.Response:
         client = self.get_conn()
         self.request_counts[method] = self.request_counts.get(method, 0) + 1
         try:

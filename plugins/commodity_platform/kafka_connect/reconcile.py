@@ -87,10 +87,19 @@ class ReconcileReport:
     results: list[ConnectorResult]
     pruned: list[str]
     dry_run: bool
+    # Scalar counts, so callers that summarise ``vars(report)`` (the deploy DAG) get useful figures.
+    changed: int = field(init=False)
+    unchanged: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unchanged = sum(1 for r in self.results if r.outcome == "unchanged")
+        self.changed = len(self.results) - self.unchanged
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
             "results": [r.as_dict() for r in self.results],
             "pruned": list(self.pruned),
         }
@@ -135,7 +144,9 @@ def at_desired_state(status: Mapping[str, Any], spec: ConnectorSpec) -> bool:
     return all(t.get("state") == target for t in tasks)
 
 
-def find_orphans(live_names: Iterable[str], spec_names: Iterable[str], prefix: str = MANAGED_PREFIX) -> list[str]:
+def find_orphans(
+    live_names: Iterable[str], spec_names: Iterable[str], prefix: str = MANAGED_PREFIX
+) -> list[str]:
     """Managed connectors without a spec. Only names with ``prefix`` can ever be returned."""
     if not prefix:
         raise ConfigError("prune: the managed-name prefix is empty; refusing to consider every connector")
@@ -226,9 +237,10 @@ class ConnectorReconciler:
         """
         plugin = self._resolve_plugin(spec.connector_class)
         if plugin is None:
+            installed = ", ".join(self.installed_plugins()) or "none"
             raise ConfigError(
                 f"{spec.location}: config key 'connector.class': plugin {spec.connector_class!r} is not "
-                f"installed on the Connect cluster; installed: {', '.join(self.installed_plugins()) or 'none'}"
+                f"installed on the Connect cluster; installed: {installed}"
             )
         # The class goes into the path as written in the spec: Connect checks that the body's
         # connector.class ends with the path's class, so a resolved full name would not match an alias.
@@ -296,7 +308,7 @@ class ConnectorReconciler:
 
         status = self._await_state(spec, result)
         result.final_state = (status.get("connector") or {}).get("state")
-        if result.outcome == "unchanged":
+        if result.outcome == "unchanged" and result.actions:
             result.outcome = "repaired" if result.restarts else "state-changed"
         log.info("%s: %s -> %s", spec.name, result.outcome, state_summary(status))
         return result
@@ -402,12 +414,14 @@ class ConnectorReconciler:
                 log.info("%s: already gone", name)
         unmanaged = sorted(n for n in names if not n.startswith(self.prefix))
         if unmanaged:
-            log.info("prune: leaving %d unmanaged connector(s) alone: %s", len(unmanaged), ", ".join(unmanaged))
+            log.info(
+                "prune: leaving %d unmanaged connector(s) alone: %s", len(unmanaged), ", ".join(unmanaged)
+            )
         return orphans
 
 
 def reconcile_all(
-    hook: KafkaConnectHook,
+    hook: KafkaConnectHook | None = None,
     *,
     specs_dir: Path = CONNECTORS_DIR,
     only: Sequence[str] | None = None,
@@ -417,13 +431,29 @@ def reconcile_all(
 ) -> ReconcileReport:
     """Reconcile every (or the ``only``) spec in ``specs_dir`` from one snapshot; optionally prune.
 
-    Entry point for other DAGs (the deploy DAG's connectors phase). A failing connector does not stop
+    Entry point for other DAGs: the deploy DAG's connectors phase calls ``reconcile_all(dry_run=...)``;
+    without ``hook`` a :class:`KafkaConnectHook` on ``kafka_connect_default`` is opened and closed here.
+    The returned report holds names, states and key names only (XCom-safe). A failing connector does not stop
     the others; afterwards the failures are raised together - as :class:`PermanentError` if any is
     permanent (fix the spec), else :class:`TemporaryError` (retry). Pruning happens only after every
     selected connector reconciled cleanly.
     """
     all_specs = load_specs(specs_dir)
     selected = load_specs(specs_dir, only=only) if only else all_specs
+    if hook is None:
+        with KafkaConnectHook() as own_hook:
+            return _reconcile_selected(own_hook, all_specs, selected, dry_run, prune, reconciler_kwargs)
+    return _reconcile_selected(hook, all_specs, selected, dry_run, prune, reconciler_kwargs)
+
+
+def _reconcile_selected(
+    hook: KafkaConnectHook,
+    all_specs: Sequence[ConnectorSpec],
+    selected: Sequence[ConnectorSpec],
+    dry_run: bool,
+    prune: bool,
+    reconciler_kwargs: Mapping[str, Any],
+) -> ReconcileReport:
     reconciler = ConnectorReconciler(hook, dry_run=dry_run, **reconciler_kwargs)
     snapshot = reconciler.snapshot()
 
