@@ -36,7 +36,7 @@ def test_dag_file_has_no_parse_time_work() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert top_level_imports == {"__future__", "datetime", "typing", "pendulum", "airflow.sdk"}
+    assert top_level_imports == {"__future__", "typing", "airflow.sdk", "commodity_platform.dag_defaults"}
 
 
 def test_dag_structure_and_params() -> None:
