@@ -21,7 +21,7 @@ import pytest
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.reconcile import ConnectorReconciler
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from tests.kafka_connect.connect_emulator import ConnectEmulator
+from commodity_platform.sandbox.connect_emulator import ConnectEmulator
 
 CONN_ENV = "AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"
 

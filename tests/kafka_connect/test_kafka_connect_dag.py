@@ -13,7 +13,7 @@ import pytest
 
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
 from tests.kafka_connect.conftest import CONN_ENV, conn_json
-from tests.kafka_connect.connect_emulator import ConnectEmulator
+from commodity_platform.sandbox.connect_emulator import ConnectEmulator
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "kafka_connect_register.py"
 FILE_SINK = {"connector.class": "FileStreamSink", "tasks.max": "1", "file": "/x", "topics": "t"}

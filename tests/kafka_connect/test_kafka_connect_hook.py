@@ -16,7 +16,7 @@ from commodity_platform.kafka_connect.hook import (
     KafkaConnectTemporaryError,
 )
 from tests.kafka_connect.conftest import CONN_ENV, conn_json
-from tests.kafka_connect.connect_emulator import ConnectEmulator
+from commodity_platform.sandbox.connect_emulator import ConnectEmulator
 
 CONFIG = {"connector.class": "FileStreamSink", "tasks.max": "1", "file": "/tmp/out.txt", "topics": "t"}
 

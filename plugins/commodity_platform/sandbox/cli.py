@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from commodity_platform.sandbox.connect_emulator import ConnectEmulator
 from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox, airflow_env, free_port
 
 log = logging.getLogger("sandbox")
@@ -67,7 +68,13 @@ def _latest_run(env: dict[str, str], dag_id: str) -> dict[str, Any]:
         " key=lambda t: (t.start_date is None, str(t.start_date)))}\n"
         "    xs = s.query(XComModel).filter(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,\n"
         "                                   XComModel.key == 'return_value').all()\n"
-        "    vals = {x.task_id: XComModel.deserialize_value(x) for x in xs}\n"
+        "    vals = {}\n"
+        "    for x in sorted(xs, key=lambda x: x.map_index):\n"
+        "        value = XComModel.deserialize_value(x)\n"
+        "        if x.map_index >= 0:\n"
+        "            vals.setdefault(x.task_id, []).append(value)\n"
+        "        else:\n"
+        "            vals[x.task_id] = value\n"
         "    print(json.dumps({'state': str(dr.state), 'tasks': tis, 'results': vals}, default=str))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, dag_id], env=env, capture_output=True, text=True)
@@ -80,7 +87,12 @@ def _print_run(title: str, run: dict[str, Any]) -> None:
     print(f"\n== {title}: {run['dag_id']} -> {run['state']} in {run['seconds']} s (log: {run['log']})")
     for task_id, state in run["tasks"].items():
         result = run["results"].get(task_id)
-        shown = json.dumps(result, default=str) if result is not None else ""
+        if isinstance(result, list) and result and all(isinstance(r, dict) and "name" in r for r in result):
+            # A mapped task: one line for all its map indexes.
+            outcomes = {r["name"]: r.get("outcome", r.get("state", "done")) for r in result}
+            shown = f"{len(result)} mapped: " + json.dumps(outcomes)
+        else:
+            shown = json.dumps(result, default=str) if result is not None else ""
         print(f"   {task_id:<28} {state:<9} {shown[:300]}")
 
 
@@ -111,6 +123,20 @@ def demo() -> int:
         executed = second["results"].get("apply_migrations", {}).get("executed_statements")
         print(f"   second run executed {executed} statements")
         failures += executed != 0
+
+        with ConnectEmulator() as connect:
+            # Kafka Connect cannot run here: an emulator of its REST API, served from this process.
+            env["AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"] = json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": connect.port, "schema": "http"}
+            )
+            first = run_dag(env, "kafka_connect_register", log_dir=logs)
+            _print_run("connectors as code against the Kafka Connect emulator", first)
+            writes_before = sum(r.method != "GET" for r in connect.log)
+            second = run_dag(env, "kafka_connect_register", log_dir=logs)
+            _print_run("connectors again (must send no write)", second)
+            writes = sum(r.method != "GET" for r in connect.log) - writes_before
+            print(f"   connectors on the emulator: {len(connect.connectors)}; second run sent {writes} writes")
+            failures += sum(r["state"] != "success" for r in (first, second)) + (writes != 0)
 
         print("\n== warehouse (sandbox MariaDB standing in for Doris)")
         for (table,) in _query(sandbox, "SHOW TABLES"):
