@@ -133,9 +133,7 @@ def deploy_phase(phase_name: str, api_client: Any, options: PhaseOptions) -> Pha
             if options.dry_run:
                 continue
             targets = [
-                WaitTarget(m.api_version, m.kind, m.name)
-                for m in plan.manifests
-                if has_gate(m.api_version, m.kind)
+                WaitTarget(m.api_version, m.kind, m.name) for m in plan.manifests if has_gate(m.api_version, m.kind)
             ]
             wait(targets, f"stage {stage.name}")
         if phase.action is not None:

@@ -25,23 +25,35 @@ from commodity_platform.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+def _scalar_items(items: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if any(word in str(key).lower() for word in ("password", "secret", "token")):
+            continue
+        if isinstance(value, (bool, int, float)) or value is None:
+            out[str(key)] = value
+        elif isinstance(value, str):
+            out[str(key)] = value[:200]
+        elif isinstance(value, Mapping):
+            out[str(key)] = {
+                str(k): v for k, v in value.items() if isinstance(v, (bool, int, float, str)) and len(str(v)) <= 200
+            } or len(value)
+        elif isinstance(value, (list, tuple, set)):
+            out[str(key)] = len(value)
+    return out
+
+
 def _summarise(result: Any) -> dict[str, Any]:
-    """Keep only small scalar facts of whatever the other package returned."""
+    """Keep only small scalar facts of whatever the other package returned (XCom-safe, no secrets)."""
     if result is None:
         return {}
+    if hasattr(result, "as_dict"):  # e.g. kafka_connect.reconcile.ReconcileReport
+        result = result.as_dict()
     if isinstance(result, Mapping):
-        items = result.items()
-    elif hasattr(result, "__dict__"):
-        items = vars(result).items()
-    else:
-        return {"result": str(result)[:200]}
-    summary: dict[str, Any] = {}
-    for key, value in items:
-        if isinstance(value, (bool, int, float, str)) and not any(s in str(key).lower() for s in ("password", "secret", "token")):
-            summary[str(key)] = value if not isinstance(value, str) else value[:200]
-        elif isinstance(value, (list, tuple, set, dict)):
-            summary[str(key)] = len(value)
-    return summary
+        return _scalar_items(result.items())
+    if hasattr(result, "__dict__"):
+        return _scalar_items(vars(result).items())
+    return {"result": str(result)[:200]}
 
 
 def _missing(what: str, exc: ImportError) -> ConfigError:
@@ -67,7 +79,8 @@ def run_use_cases_phase(*, dry_run: bool) -> dict[str, Any]:
 
 
 def _call(label: str, func: Callable[..., Any], *, dry_run: bool) -> dict[str, Any]:
-    log.info("%s: calling %s.%s(dry_run=%s)", label, func.__module__, func.__name__, dry_run)
+    name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', type(func).__name__)}"
+    log.info("%s: calling %s(dry_run=%s)", label, name, dry_run)
     summary = _summarise(func(dry_run=dry_run))
     log.info("%s: %s", label, summary)
     return summary

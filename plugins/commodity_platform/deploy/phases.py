@@ -187,7 +187,6 @@ DEFAULT_IMAGE_TAGS: dict[str, str] = {
     "strimzi_chart_version": "1.0.0",
     "kafka_version": "4.1.0",
     "flink_operator_chart_version": "1.13.0",
-    "flink_operator": "ghcr.io/apache/flink-kubernetes-operator:1.13.0",
     "kafka_connect": "confluentinc/cp-kafka-connect:7.9.0",
     "schema_registry": "confluentinc/cp-schema-registry:7.9.0",
     "doris_operator_chart_version": "26.0.1",

@@ -3,9 +3,10 @@
 Why server-side apply with one named field manager: the API server merges our intent with what controllers
 and operators write (status, defaulted fields, operator-managed annotations), and a re-apply of unchanged
 manifests is a true no-op, so a re-run of the DAG reports 0 changed objects. Change detection compares the
-object's ``resourceVersion`` before and after the apply (the API server only writes, and bumps it, when the
-merged object differs). ``force`` takes ownership of fields another manager (e.g. ``kubectl``) set by hand:
-the manifests in git are the source of truth.
+object before and after the apply: its ``resourceVersion`` moved *and* its content other than ``status`` and
+server bookkeeping differs (the API server only writes when the merged object differs; status writes by
+controllers in between are not ours). ``force`` takes ownership of fields another manager (e.g.
+``kubectl``) set by hand: the manifests in git are the source of truth.
 
 The DynamicClient is built from the ``ApiClient`` of the cncf.kubernetes provider's ``KubernetesHook``
 (connection ``kubernetes_default``), so authentication follows the Airflow connection.
@@ -13,6 +14,7 @@ The DynamicClient is built from the ``ApiClient`` of the cncf.kubernetes provide
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -23,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import yaml
-from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import (
     DynamicApiError,
@@ -33,7 +34,7 @@ from kubernetes.dynamic.exceptions import (
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
-from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
+from commodity_platform.errors import ConfigError, PermanentError, PlatformError, TemporaryError
 from commodity_platform.k8s.manifests import Manifest
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,7 @@ def _clean(obj: dict[str, Any] | None) -> dict[str, Any]:
 def unified_diff(live: dict[str, Any] | None, desired: dict[str, Any], ref: str) -> str:
     before = yaml.safe_dump(_clean(live), sort_keys=True).splitlines() if live else []
     after = yaml.safe_dump(_clean(desired), sort_keys=True).splitlines()
-    return "\n".join(
-        difflib.unified_diff(before, after, fromfile=f"live/{ref}", tofile=f"desired/{ref}", lineterm="")
-    )
+    return "\n".join(difflib.unified_diff(before, after, fromfile=f"live/{ref}", tofile=f"desired/{ref}", lineterm=""))
 
 
 class ApplyEngine:
@@ -159,10 +158,8 @@ class ApplyEngine:
         self.client = with_retries(lambda: DynamicClient(api_client, cache_file=self._cache_file))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self._cache_file)
-        except OSError:
-            pass
 
     # ------------------------------------------------------------------ look-ups
     def resource(self, api_version: str, kind: str) -> Any:
@@ -175,9 +172,6 @@ class ApplyEngine:
         except ResourceNotFoundError:
             return False
         return True
-
-    def namespace_for(self, resource: Any, manifest_namespace: str | None = None) -> str | None:
-        return self.namespace if resource.namespaced else None
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         resource = self.resource(api_version, kind)
@@ -224,7 +218,10 @@ class ApplyEngine:
                 # Its CRD is installed earlier in this deploy (by an operator chart); the API server cannot
                 # dry-run a kind it does not serve yet.
                 return ObjectResult(
-                    manifest.ref, self.namespace, "would-create", manifest.source,
+                    manifest.ref,
+                    self.namespace,
+                    "would-create",
+                    manifest.source,
                     diff=f"(kind {manifest.api_version}/{manifest.kind} not served yet: its CRD is installed "
                     "by this deploy; not validated server-side)",
                 )
@@ -284,7 +281,7 @@ class ApplyEngine:
             time.sleep(0.5)
         return self._server_side_apply(resource, body, name, ns)
 
-    def _permanent(self, manifest: Manifest, exc: DynamicApiError) -> PlatformErrorType:
+    def _permanent(self, manifest: Manifest, exc: DynamicApiError) -> PlatformError:
         message = exc.summary() if hasattr(exc, "summary") else str(exc)
         if exc.status and 400 <= exc.status < 500:
             return ConfigError(f"{manifest.source}: {manifest.ref} rejected by the API server: {message}")
@@ -302,9 +299,13 @@ class ApplyEngine:
             else:
                 action, diff = "unchanged", ""
             return ObjectResult(manifest.ref, ns, action, manifest.source, diff=diff, body=applied)
+        # Compare the object without status and server bookkeeping: a controller updating status (and so the
+        # resourceVersion) between our read and our apply must not count as a change made by this deploy.
         if live is None:
             action = "created"
-        elif live["metadata"].get("resourceVersion") != applied["metadata"].get("resourceVersion"):
+        elif live["metadata"].get("resourceVersion") != applied["metadata"].get("resourceVersion") and (
+            _clean(live) != _clean(applied)
+        ):
             action = "configured"
         else:
             action = "unchanged"
@@ -337,12 +338,9 @@ class ApplyEngine:
         )
 
 
-PlatformErrorType = PermanentError | TemporaryError
-
 __all__ = [
     "FIELD_MANAGER",
     "RECREATE_ANNOTATION",
-    "ApiException",
     "ApplyEngine",
     "ObjectResult",
     "is_transient",

@@ -46,9 +46,7 @@ def _events_for(engine: ApplyEngine, kind: str, name: str) -> list[str]:
     for ev in events[-MAX_EVENTS:]:
         if (ev.get("involvedObject") or {}).get("kind") not in (None, kind):
             continue
-        lines.append(
-            f"{ev.get('type', '?')} {ev.get('reason', '?')}: {ev.get('message', '')} (x{ev.get('count', 1)})"
-        )
+        lines.append(f"{ev.get('type', '?')} {ev.get('reason', '?')}: {ev.get('message', '')} (x{ev.get('count', 1)})")
     return lines
 
 

@@ -269,6 +269,10 @@ class KubernetesEmulator:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
+        # Settle pre-installed objects (CRDs Established, ...) before the first client can observe them.
+        with self._cond:
+            for stored in list(self._objects.values()):
+                self._reconcile(stored)
         handler = _make_handler(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -333,9 +337,7 @@ class KubernetesEmulator:
 
     def objects(self, kind: str | None = None) -> list[JsonDict]:
         with self._cond:
-            return [
-                copy.deepcopy(s.obj) for s in self._objects.values() if kind is None or s.rtype.kind == kind
-            ]
+            return [copy.deepcopy(s.obj) for s in self._objects.values() if kind is None or s.rtype.kind == kind]
 
     def current_resource_version(self) -> int:
         with self._cond:
@@ -484,7 +486,9 @@ class KubernetesEmulator:
                 )
             code = 200
         managed = [
-            m for m in (existing.obj["metadata"].get("managedFields", []) if existing else []) if m["manager"] != manager
+            m
+            for m in (existing.obj["metadata"].get("managedFields", []) if existing else [])
+            if m["manager"] != manager
         ]
         managed.append(
             {
@@ -564,7 +568,8 @@ class KubernetesEmulator:
             if containers:
                 image = containers[0].get("image", image)
             if ready:
-                state: JsonDict = {"running": {"startedAt": _now()}}
+                # A fixed timestamp: a status that changes on every tick would look like churn to watchers.
+                state: JsonDict = {"running": {"startedAt": meta.get("creationTimestamp", "")}}
             elif stuck:
                 state = {
                     "waiting": {
@@ -583,7 +588,11 @@ class KubernetesEmulator:
                     {
                         "type": "Ready",
                         "status": "True" if ready else "False",
-                        **({} if ready else {"reason": "ContainersNotReady", "message": "containers with unready status: [main]"}),
+                        **(
+                            {}
+                            if ready
+                            else {"reason": "ContainersNotReady", "message": "containers with unready status: [main]"}
+                        ),
                     },
                 ],
                 "containerStatuses": [
@@ -597,7 +606,11 @@ class KubernetesEmulator:
                 "spec": {"containers": [{"name": "main", "image": image}]},
                 "status": status,
             }
-            if existing is None or existing.obj.get("status") != status or existing.obj["metadata"].get("labels") != labels:
+            if (
+                existing is None
+                or existing.obj.get("status") != status
+                or existing.obj["metadata"].get("labels") != labels
+            ):
                 self._store(pod_type, pod, manager=None)
             if stuck and not ready:
                 self._record_event(namespace, "Pod", pod_name, "BackOff", f'Back-off pulling image "{image}"')
@@ -696,8 +709,12 @@ class KubernetesEmulator:
             replicas = spec.get("replicas", 0)
             self._set_status(
                 stored,
-                {"observedGeneration": generation, "replicas": replicas, "nodeIds": list(range(replicas)),
-                 "roles": spec.get("roles", [])},
+                {
+                    "observedGeneration": generation,
+                    "replicas": replicas,
+                    "nodeIds": list(range(replicas)),
+                    "roles": spec.get("roles", []),
+                },
             )
         elif kind == "DorisCluster":
             status = {}
@@ -717,7 +734,9 @@ class KubernetesEmulator:
                     "accessService": f"{name}-{comp}-service",
                     "componentCondition": {
                         "phase": "available" if ready == replicas else "initializing",
-                        "reason": "", "message": "", "lastTransitionTime": "",
+                        "reason": "",
+                        "message": "",
+                        "lastTransitionTime": "",
                         "subResourceName": f"{name}-{comp}",
                     },
                     "runningInstances": pods[:ready],
@@ -754,9 +773,7 @@ class KubernetesEmulator:
             pool_name = pool.obj["metadata"]["name"]
             pod_names += [f"{name}-{pool_name}-{i}" for i in range(pool.obj.get("spec", {}).get("replicas", 0))]
         ready = self._progress(stored, len(pod_names))
-        self._ensure_pods(
-            stored, pod_names, {"strimzi.io/cluster": name, "strimzi.io/kind": "Kafka"}, ready
-        )
+        self._ensure_pods(stored, pod_names, {"strimzi.io/cluster": name, "strimzi.io/kind": "Kafka"}, ready)
         done = bool(pod_names) and ready == len(pod_names)
         self._set_status(stored, _strimzi_status(meta.get("generation", 1), done))
 
@@ -801,7 +818,9 @@ class KubernetesEmulator:
                         }
                         resources.append(entry)
                         if rtype.has_status:
-                            resources.append({**entry, "name": f"{rtype.plural}/status", "verbs": ["get", "patch", "update"]})
+                            resources.append(
+                                {**entry, "name": f"{rtype.plural}/status", "verbs": ["get", "patch", "update"]}
+                            )
                 if not resources:
                     return None
                 return {
@@ -948,13 +967,10 @@ class KubernetesEmulator:
 
         with self._cond:
             if since_rv is None:
-                current_rv, items = self._rv, None
-                items = [
-                    s.obj for s in self._objects.values()
-                    if matches(_Event(0, "ADDED", s.rtype, s.obj))
-                ]
+                # No resourceVersion: like the API server, start with ADDED for every current object.
+                items = [s.obj for s in self._objects.values() if matches(_Event(0, "ADDED", s.rtype, s.obj))]
                 pending = [{"type": "ADDED", "object": copy.deepcopy(o)} for o in items]
-                since_rv = current_rv
+                since_rv = self._rv
             else:
                 pending = []
         for event in pending:
@@ -993,6 +1009,9 @@ def _strimzi_status(generation: int, ready: bool) -> JsonDict:
 def _make_handler(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One buffered write per response and no Nagle: otherwise every response waits out a delayed ACK.
+        disable_nagle_algorithm = True
+        wbufsize = 1 << 16
 
         def log_message(self, format: str, *args: Any) -> None:  # silence stderr access logs
             return
@@ -1004,6 +1023,7 @@ def _make_handler(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
 
         def _body(self) -> JsonDict:
             length = int(self.headers.get("Content-Length") or 0)

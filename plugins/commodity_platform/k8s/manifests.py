@@ -103,9 +103,7 @@ def load_file(path: Path, variables: Mapping[str, str]) -> list[Manifest]:
     raw_docs = re.split(r"^---[ \t]*(?:#.*)?$", text, flags=re.MULTILINE)
     index = 0
     for raw in raw_docs:
-        if not raw.strip() or all(
-            line.strip().startswith("#") or not line.strip() for line in raw.splitlines()
-        ):
+        if not raw.strip() or all(line.strip().startswith("#") or not line.strip() for line in raw.splitlines()):
             continue
         source = f"{path.name}#{index}"
         index += 1

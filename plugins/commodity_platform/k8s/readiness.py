@@ -100,11 +100,7 @@ def gate_statefulset(obj: Obj, _engine: ApplyEngine) -> GateResult:
     updated = status.get("updatedReplicas", 0) or 0
     same_revision = status.get("currentRevision") == status.get("updateRevision")
     rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
-    ready = (
-        _generation_observed(obj)
-        and ready_n >= desired
-        and (not rolling or (updated >= desired and same_revision))
-    )
+    ready = _generation_observed(obj) and ready_n >= desired and (not rolling or (updated >= desired and same_revision))
     return GateResult(ready, f"{ready_n}/{desired} replicas ready")
 
 
@@ -130,11 +126,11 @@ def gate_strimzi(obj: Obj, engine: ApplyEngine) -> GateResult:
     ready = conditions.get("Ready", {}).get("status") == "True" and _generation_observed(obj)
     kind, name = obj.get("kind"), obj["metadata"]["name"]
     if kind == "Kafka":
-        pools = engine.list(
-            "kafka.strimzi.io/v1", "KafkaNodePool", label_selector=f"strimzi.io/cluster={name}"
-        )
+        pools = engine.list("kafka.strimzi.io/v1", "KafkaNodePool", label_selector=f"strimzi.io/cluster={name}")
         expected = sum(
-            (p.get("spec") or {}).get("replicas", 0) for p in pools if "broker" in (p.get("spec") or {}).get("roles", [])
+            (p.get("spec") or {}).get("replicas", 0)
+            for p in pools
+            if "broker" in (p.get("spec") or {}).get("roles", [])
         )
         ready_pods, _ = _count_ready_pods(engine, f"strimzi.io/cluster={name},strimzi.io/kind=Kafka")
         progress = f"{min(ready_pods, expected) if expected else ready_pods}/{expected or '?'} brokers ready"
@@ -248,7 +244,9 @@ class _Watcher:
             ns = (t.namespace or self.engine.namespace) if resource.namespaced else None
             rv = obj["metadata"]["resourceVersion"] if obj else None
 
-            def stream(resource: Any = resource, ns: str | None = ns, rv: str | None = rv, window: int = window) -> list[Any]:
+            def stream(
+                resource: Any = resource, ns: str | None = ns, rv: str | None = rv, window: int = window
+            ) -> list[Any]:
                 events = []
                 for event in self.engine.client.watch(
                     resource, namespace=ns, name=t.name, resource_version=rv, timeout=window

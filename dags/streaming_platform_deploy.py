@@ -1,0 +1,201 @@
+"""
+### streaming_platform_deploy
+
+Deploys or upgrades the whole commodity streaming platform into Kubernetes, in eight phases:
+
+| # | phase | what | waits for |
+|---|-------|------|-----------|
+| 1 | kafka | Strimzi operator (pinned chart), 3-broker KRaft Kafka, topics | Kafka `Ready`, topics `Ready` |
+| 2 | flink-operator | Flink Kubernetes Operator (pinned chart, 2 replicas), job RBAC | operator rollout |
+| 3 | kafka-connect | Schema Registry, 3 Connect workers | rollouts |
+| 4 | doris | doris-operator (pinned chart), 3 FE + 3 BE | fe/be `available` |
+| 5 | connectors | connector registration (`kafka_connect_register`) | - |
+| 6 | flink-apps | FlinkDeployments | RUNNING + STABLE + READY |
+| 7 | monitoring | ServiceMonitors, PrometheusRules, Grafana dashboards | - |
+| 8 | use-cases | Doris schema + routine loads (`doris_schema_migrate`), use-case queries | - |
+
+Edges follow real dependencies (kafka → kafka-connect → connectors ← doris; flink-operator → flink-apps ← kafka;
+doris, kafka → use-cases); monitoring is independent, so independent phases run in parallel.
+
+Manifests live in `include/manifests/<NN>-<phase>/` and are applied with **server-side apply** (field manager
+`commodity-platform-deploy`) through the `kubernetes_default` connection (cncf.kubernetes `KubernetesHook`).
+A re-run reports 0 changed objects. `dry_run` performs a server-side dry run and logs a diff without changing
+anything. On a readiness timeout the task log holds a diagnosis (events, pod conditions, container states).
+
+Phases not selected in `phases` are skipped; selected phases still run when their upstream phases were
+skipped (they are assumed deployed already), but not when one failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, TaskGroup, dag, get_current_context, task
+
+from commodity_platform.deploy.phases import DEFAULT_IMAGE_TAGS, PHASE_NAMES, PHASES, default_timeouts
+
+K8S_CONN_ID = "kubernetes_default"
+
+
+def _phase_params() -> dict[str, Any]:
+    """Resolved params of the current run (typed by the Param schemas below)."""
+    return dict(get_current_context()["params"])
+
+
+@task(trigger_rule="none_failed")
+def plan(phase_name: str) -> dict[str, Any]:
+    """Skip unselected phases; load and render the phase's manifests so malformed YAML fails before applying."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from commodity_platform.deploy.execution import plan_phase
+    from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+    from commodity_platform.errors import PermanentError
+
+    params = _phase_params()
+    if phase_name not in params["phases"]:
+        raise AirflowSkipException(f"phase {phase_name} not selected (phases={params['phases']})")
+    options = PhaseOptions(namespace=params["namespace"], image_tags=params["image_tags"])
+    try:
+        plans = plan_phase(PHASES_BY_NAME[phase_name], options)
+    except PermanentError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return {"phase": phase_name, "stages": {p.stage.name: [m.ref for m in p.manifests] for p in plans}}
+
+
+@task(execution_timeout=timedelta(hours=1))
+def deploy(phase_name: str, planned: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply the phase, wait for readiness gates, run the phase's action; report the changes."""
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+    from airflow.sdk.exceptions import AirflowFailException
+    from kubernetes.client import Configuration
+
+    from commodity_platform.deploy.execution import deploy_phase
+    from commodity_platform.deploy.phases import PhaseOptions
+    from commodity_platform.errors import PermanentError
+
+    params = _phase_params()
+    configuration = Configuration()
+    # Readiness watches run one thread per object; a bigger pool avoids reconnect churn.
+    configuration.connection_pool_maxsize = 32
+    hook = KubernetesHook(conn_id=K8S_CONN_ID, client_configuration=configuration)
+    options = PhaseOptions(
+        namespace=params["namespace"],
+        dry_run=params["dry_run"],
+        timeout_seconds=float(params["wait_timeout_seconds"].get(phase_name, 600)),
+        image_tags=params["image_tags"],
+        recheck_seconds=float(params.get("recheck_seconds", 5)),
+    )
+    try:
+        report = deploy_phase(phase_name, hook.api_client, options)
+    except PermanentError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return report.to_dict()
+
+
+@task(trigger_rule="none_failed")
+def summary() -> dict[str, Any]:
+    """Totals over all phases; ``changed`` is 0 on a re-run of an unchanged platform."""
+    import logging
+
+    context = get_current_context()
+    ti = context["ti"]
+    totals: dict[str, Any] = {"changed": 0, "created": 0, "configured": 0, "unchanged": 0, "phases": {}}
+    for phase in PHASES:
+        report = ti.xcom_pull(task_ids=f"{phase.task_group_id}.deploy")
+        if not report:
+            continue
+        totals["phases"][phase.name] = {k: report[k] for k in ("created", "configured", "unchanged", "seconds")}
+        for key in ("changed", "created", "configured", "unchanged"):
+            totals[key] += report[key]
+    logging.getLogger(__name__).info(
+        "deploy summary: %d changed (%d created, %d configured), %d unchanged",
+        totals["changed"],
+        totals["created"],
+        totals["configured"],
+        totals["unchanged"],
+    )
+    return totals
+
+
+@dag(
+    dag_id="streaming_platform_deploy",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["platform", "kubernetes", "deploy"],
+    default_args={
+        "owner": "platform",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=5),
+    },
+    params={
+        "phases": Param(
+            PHASE_NAMES,
+            type="array",
+            items={"type": "string", "enum": PHASE_NAMES},
+            uniqueItems=True,
+            minItems=1,
+            examples=PHASE_NAMES,
+            title="Phases",
+            description="Phases to deploy (default: all). Unselected phases are skipped; selected phases "
+            "assume skipped upstream phases are already deployed.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Server-side dry run (dryRun=All): log a diff per object, change nothing, do not wait.",
+        ),
+        "namespace": Param(
+            "data-platform",
+            type="string",
+            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            maxLength=63,
+            title="Namespace",
+            description="Kubernetes namespace of the platform; forced onto every namespaced object.",
+        ),
+        "wait_timeout_seconds": Param(
+            default_timeouts(),
+            type="object",
+            properties={name: {"type": "integer", "minimum": 1} for name in PHASE_NAMES},
+            additionalProperties=False,
+            title="Readiness timeout per phase (s)",
+            description="How long each phase may take to become ready before it fails with a diagnosis.",
+        ),
+        "image_tags": Param(
+            DEFAULT_IMAGE_TAGS,
+            type="object",
+            properties={name: {"type": "string", "minLength": 1} for name in DEFAULT_IMAGE_TAGS},
+            additionalProperties=False,
+            title="Images and chart versions",
+            description="Container images and pinned operator chart versions used by the manifests.",
+        ),
+        "recheck_seconds": Param(
+            5,
+            type="number",
+            minimum=0.1,
+            title="Readiness re-check interval (s)",
+            description="Watches re-evaluate gates at least this often (progress that lives on other objects).",
+        ),
+    },
+)
+def streaming_platform_deploy() -> None:
+    groups: dict[str, TaskGroup] = {}
+    deploys = []
+    for phase in PHASES:
+        with TaskGroup(group_id=phase.task_group_id, tooltip=phase.description) as group:
+            planned = plan.override(task_id="plan")(phase.name)
+            deploys.append(deploy.override(task_id="deploy")(phase.name, planned))
+        groups[phase.name] = group
+    for phase in PHASES:
+        for upstream in phase.depends_on:
+            groups[upstream] >> groups[phase.name]
+    deploys >> summary()
+
+
+streaming_platform_deploy()

@@ -1,0 +1,151 @@
+"""Fixtures for the deploy tests: the Kubernetes API emulator, upstream CRDs, Airflow in a temp home.
+
+The emulator stands in for the cluster *and* for the three Helm-install Jobs: when such a Job succeeds it
+creates what the chart would (the upstream CRDs from /work/shared/reference/crds and the operator Deployment),
+so the DAG's "wait for CRDs Established / operator available" gates are exercised for real.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# Airflow's environment and the ``airflow_db`` fixture come from tests/conftest.py (the shared one).
+from commodity_platform.k8s.emulator import KubernetesEmulator
+
+REFERENCE_CRDS = Path(os.environ.get("PLATFORM_REFERENCE_CRDS", "/work/shared/reference/crds"))
+
+
+def load_crd(filename: str) -> dict[str, Any]:
+    path = REFERENCE_CRDS / filename
+    if not path.is_file():
+        pytest.fail(f"upstream CRD {path} is missing (set PLATFORM_REFERENCE_CRDS)")
+    return yaml.safe_load(path.read_text())
+
+
+def _operator_deployment(name: str, replicas: int = 1) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "op", "image": name}]}},
+        },
+    }
+
+
+def job_effects() -> dict[str, list[dict[str, Any]]]:
+    """What each Helm-install Job of the manifests installs (CRDs from the upstream chart + operator)."""
+    return {
+        "strimzi-helm-install": [
+            load_crd("kafkas.kafka.strimzi.io.yaml"),
+            load_crd("kafkanodepools.kafka.strimzi.io.yaml"),
+            load_crd("kafkatopics.kafka.strimzi.io.yaml"),
+            load_crd("kafkaconnects.kafka.strimzi.io.yaml"),
+            load_crd("kafkaconnectors.kafka.strimzi.io.yaml"),
+            _operator_deployment("strimzi-cluster-operator"),
+        ],
+        "flink-operator-helm-install": [
+            load_crd("flinkdeployments.flink.apache.org.yaml"),
+            load_crd("flinksessionjobs.flink.apache.org.yaml"),
+            _operator_deployment("flink-kubernetes-operator", replicas=2),
+        ],
+        "doris-operator-helm-install": [
+            load_crd("dorisclusters.doris.selectdb.com.yaml"),
+            _operator_deployment("doris-operator"),
+        ],
+    }
+
+
+def monitoring_crds() -> list[dict[str, Any]]:
+    """The cluster's monitoring stack (kube-prometheus-stack) is a precondition, not part of the deploy."""
+    return [
+        load_crd("servicemonitors.monitoring.coreos.com.yaml"),
+        load_crd("podmonitors.monitoring.coreos.com.yaml"),
+        load_crd("prometheusrules.monitoring.coreos.com.yaml"),
+    ]
+
+
+EmulatorFactory = Callable[..., KubernetesEmulator]
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[EmulatorFactory]:
+    started: list[KubernetesEmulator] = []
+
+    def factory(**kwargs: Any) -> KubernetesEmulator:
+        kwargs.setdefault("delay", 0.3)
+        kwargs.setdefault("on_job_complete", job_effects())
+        kwargs.setdefault("preinstalled", monitoring_crds())
+        emulator = KubernetesEmulator(**kwargs)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield factory
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def api_client_for() -> Iterator[Callable[[KubernetesEmulator], Any]]:
+    """A kubernetes ApiClient built from the emulator's kubeconfig (what KubernetesHook builds too)."""
+    from kubernetes import client, config
+
+    clients: list[Any] = []
+
+    def build(emulator: KubernetesEmulator) -> Any:
+        configuration = client.Configuration()
+        configuration.connection_pool_maxsize = 32
+        config.load_kube_config_from_dict(emulator.kubeconfig(), client_configuration=configuration)
+        api = client.ApiClient(configuration)
+        clients.append(api)
+        return api
+
+    yield build
+    for api in clients:
+        api.close()
+
+
+class RecordingAction:
+    """Stands in for reconcile_all / run_migrations of the other packages and records its calls."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.result = result
+
+    def __call__(self, *, dry_run: bool) -> dict[str, Any]:
+        self.calls.append({"dry_run": dry_run})
+        return self.result
+
+
+@pytest.fixture
+def fake_integrations(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingAction]:
+    """Install fake ``reconcile_all`` / ``run_migrations`` modules at the import paths phase 5/8 use."""
+    actions = {
+        "connectors": RecordingAction({"created": 3, "updated": 0, "unchanged": 0}),
+        "use-cases": RecordingAction({"applied": 4, "pending": 0}),
+    }
+    for module_path, func_name, key in (
+        ("commodity_platform.kafka_connect.reconcile", "reconcile_all", "connectors"),
+        ("commodity_platform.doris.migrations", "run_migrations", "use-cases"),
+    ):
+        parent = module_path.rsplit(".", 1)[0]
+        try:
+            __import__(parent)
+        except ImportError:
+            monkeypatch.setitem(sys.modules, parent, types.ModuleType(parent))
+        module = types.ModuleType(module_path)
+        setattr(module, func_name, actions[key])
+        monkeypatch.setitem(sys.modules, module_path, module)
+    return actions

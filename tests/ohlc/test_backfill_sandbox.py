@@ -1,0 +1,195 @@
+"""The backfill against the real sandbox MariaDB: exactness, idempotency, edges, recovery, filters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from commodity_platform.ohlc.backfill import OhlcBackfill
+from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks
+from commodity_platform.ohlc.window import Window
+from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
+
+pytestmark = pytest.mark.sandbox
+
+UTC = timezone.utc
+START = datetime(2031, 3, 1, 22, 0)  # naive UTC, as the warehouse stores it
+END = datetime(2031, 3, 2, 2, 0)  # crosses midnight: two day-chunks
+
+
+def window(start: datetime = START, end: datetime = END, codes: tuple[str, ...] = ()) -> Window:
+    return Window(start=start.replace(tzinfo=UTC), end=end.replace(tzinfo=UTC), commodity_codes=codes)
+
+
+def insert(conn: Any, rows: list[tuple]) -> None:
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO energy_prices_rt (commodity_code, event_time, price, volume) VALUES (%s,%s,%s,%s)",
+                    rows)
+    cur.close()
+
+
+def table_state(conn: Any) -> tuple[Any, list[tuple]]:
+    cur = conn.cursor()
+    cur.execute("CHECKSUM TABLE price_1min_agg")
+    checksum = cur.fetchone()[1]
+    cur.execute("SELECT * FROM price_1min_agg ORDER BY commodity_code, bar_start")
+    rows = list(cur.fetchall())
+    cur.close()
+    return checksum, rows
+
+
+# Hand-written ticks for the cases random data may miss: ties on event_time (open = lowest price of the
+# earliest instant, close = highest price of the latest), a zero-volume minute (vwap NULL), a minute with
+# only invalid ticks (no bar), and every kind of invalid tick.
+EDGE_TICKS = [
+    ("DUBAI", datetime(2031, 3, 1, 23, 30, 0, 0), Decimal("75.10"), Decimal("1")),
+    ("DUBAI", datetime(2031, 3, 1, 23, 30, 0, 0), Decimal("75.05"), Decimal("2")),
+    ("DUBAI", datetime(2031, 3, 1, 23, 30, 59, 999000), Decimal("75.30"), Decimal("0")),
+    ("DUBAI", datetime(2031, 3, 1, 23, 30, 59, 999000), Decimal("75.20"), Decimal("3")),
+    ("ETHANOL", datetime(2031, 3, 1, 23, 31, 5), Decimal("75.40"), Decimal("0")),
+    ("WCS", datetime(2031, 3, 1, 23, 32, 1), None, Decimal("1")),
+    ("WCS", datetime(2031, 3, 1, 23, 32, 2), Decimal("0"), Decimal("1")),
+    ("WCS", datetime(2031, 3, 1, 23, 32, 3), Decimal("-4"), Decimal("1")),
+    ("WCS", datetime(2031, 3, 1, 23, 32, 4), Decimal("75"), None),
+    ("WCS", datetime(2031, 3, 1, 23, 32, 5), Decimal("75"), Decimal("-1")),
+    (None, datetime(2031, 3, 1, 23, 32, 6), Decimal("75"), Decimal("1")),
+    ("", datetime(2031, 3, 1, 23, 32, 7), Decimal("75"), Decimal("1")),
+]
+
+
+def test_bars_equal_an_independent_reference(db, connect_db) -> None:
+    ticks = generate_ticks(START, END, n_ticks=20_000, commodities=["WTI", "BRENT", "HENRY_HUB", "PJM_WEST", "TTF"],
+                           faults=Faults(invalid=0.03, duplicate_ts=0.05, late=0.02, stale_commodity="TTF"),
+                           quiet_fraction=0.3, seed=11)
+    load_ticks(db, ticks)
+    insert(db, EDGE_TICKS)
+    all_ticks = [*ticks.rows(), *EDGE_TICKS]
+    expected = reference_bars(all_ticks, START, END)
+    # The data really has the shapes the test is about.
+    assert any(t[0] is None for t in all_ticks) and any(t[2] is not None and t[2] <= 0 for t in all_ticks)
+    assert any(b["vwap"] is None for b in expected.values())
+    minutes = int((END - START) / timedelta(minutes=1))
+    assert len({k for k in expected if k[0] == "WTI"}) < minutes  # sparse: quiet minutes have no bar
+
+    report = OhlcBackfill(connect_db, doris=False).run(window())
+
+    assert [(c.start, c.end) for c in report.chunks] == [("2031-03-01T22:00:00Z", "2031-03-02T00:00:00Z"),
+                                                        ("2031-03-02T00:00:00Z", "2031-03-02T02:00:00Z")]
+    assert report.bars_written == len(expected)
+    assert_bars_match(stored_bars(db), expected)
+    bars = stored_bars(db)
+    tie = bars[("DUBAI", datetime(2031, 3, 1, 23, 30))]
+    assert (tie["open_price"], tie["close_price"]) == (Decimal("75.05"), Decimal("75.30"))
+    assert bars[("ETHANOL", datetime(2031, 3, 1, 23, 31))]["vwap"] is None
+    assert ("WCS", datetime(2031, 3, 1, 23, 32)) not in bars  # only invalid ticks: no bar
+
+
+def test_second_run_changes_nothing(db, connect_db) -> None:
+    load_ticks(db, generate_ticks(START, END, n_ticks=5_000, commodities=3, faults=Faults.realistic(), seed=3))
+    OhlcBackfill(connect_db, doris=False).run(window())
+    first = table_state(db)
+    assert first[1], "the first run wrote no bars"
+
+    OhlcBackfill(connect_db, doris=False).run(window())
+
+    assert table_state(db) == first
+
+
+def test_window_edges_start_inclusive_end_exclusive(db, connect_db) -> None:
+    start, end = datetime(2031, 3, 1, 10, 0), datetime(2031, 3, 1, 10, 3)
+    insert(db, [
+        ("WTI", start - timedelta(milliseconds=1), Decimal("70"), Decimal("1")),  # before: not in the window
+        ("WTI", start, Decimal("71"), Decimal("1")),  # exactly at start: in the first bar
+        ("WTI", end - timedelta(milliseconds=1), Decimal("72"), Decimal("1")),  # last ms: in the last bar
+        ("WTI", end, Decimal("73"), Decimal("1")),  # exactly at end: excluded
+    ])
+    cur = db.cursor()
+    # Bars just outside the window must survive the rewrite untouched.
+    cur.execute("INSERT INTO price_1min_agg VALUES ('WTI', %s, 1, 1, 1, 1, 1, 1, 1), ('WTI', %s, 2, 2, 2, 2, 2, 2, 2)",
+                [start - timedelta(minutes=1), end])
+
+    OhlcBackfill(connect_db, doris=False).run(window(start, end))
+
+    bars = stored_bars(db)
+    assert set(bars) == {("WTI", start - timedelta(minutes=1)), ("WTI", start),
+                         ("WTI", end - timedelta(minutes=1)), ("WTI", end)}
+    assert bars[("WTI", start)]["open_price"] == Decimal("71") and bars[("WTI", start)]["tick_count"] == 1
+    assert bars[("WTI", end - timedelta(minutes=1))]["close_price"] == Decimal("72")
+    assert bars[("WTI", end)]["open_price"] == Decimal("2")  # outside: not rewritten
+    assert bars[("WTI", start - timedelta(minutes=1))]["open_price"] == Decimal("1")
+
+
+def test_minute_whose_ticks_vanished_loses_its_bar(db, connect_db) -> None:
+    start, end = datetime(2031, 3, 1, 10, 0), datetime(2031, 3, 1, 10, 5)
+    insert(db, [("BRENT", start + timedelta(minutes=m, seconds=s), Decimal("80") + m, Decimal("2"))
+                for m in range(5) for s in (1, 30)])
+    OhlcBackfill(connect_db, doris=False).run(window(start, end))
+    assert len(stored_bars(db)) == 5
+    cur = db.cursor()
+    # Minute 2's ticks are deleted, minute 3's become invalid (a corrected feed marks them bad).
+    cur.execute("DELETE FROM energy_prices_rt WHERE event_time >= %s AND event_time < %s",
+                [start + timedelta(minutes=2), start + timedelta(minutes=3)])
+    cur.execute("UPDATE energy_prices_rt SET price = NULL WHERE event_time >= %s AND event_time < %s",
+                [start + timedelta(minutes=3), start + timedelta(minutes=4)])
+
+    report = OhlcBackfill(connect_db, doris=False).run(window(start, end))
+
+    assert sorted(k[1] for k in stored_bars(db)) == [start, start + timedelta(minutes=1), start + timedelta(minutes=4)]
+    assert report.bars_written == 3 and report.bars_deleted == 5
+
+
+class InjectedFailure(RuntimeError):
+    pass
+
+
+def test_failure_mid_chunk_leaves_no_partial_state_and_rerun_recovers(db, connect_db) -> None:
+    start, end = datetime(2031, 3, 1, 10, 0), datetime(2031, 3, 1, 13, 0)  # three one-hour chunks
+    ticks = generate_ticks(start, end, n_ticks=3_000, commodities=2, seed=5)
+    load_ticks(db, ticks)
+    cur = db.cursor()
+    # Stale bars everywhere (as if an old definition or lost ticks had produced them).
+    cur.execute(
+        "INSERT INTO price_1min_agg SELECT commodity_code, bar_start, 1, 1, 1, 1, 1, NULL, 1 FROM ("
+        "SELECT DISTINCT commodity_code, TIMESTAMPADD(MINUTE, TIMESTAMPDIFF(MINUTE, '1970-01-01', event_time), "
+        "CAST('1970-01-01' AS DATETIME)) AS bar_start FROM energy_prices_rt) AS m"
+    )
+    stale_before = stored_bars(db)
+
+    def fail_in_chunk_2(stage: str, index: int) -> None:
+        if index == 2 and stage == "before_commit":
+            raise InjectedFailure("killed after DELETE + INSERT of chunk 2, before COMMIT")
+
+    with pytest.raises(InjectedFailure):
+        OhlcBackfill(connect_db, doris=False, chunk_minutes=60, fault_hook=fail_in_chunk_2).run(window(start, end))
+
+    expected = reference_bars(ticks.rows(), start, end)
+    after_failure = stored_bars(db)
+    hour = timedelta(hours=1)
+    # Chunk 1 committed: correct. Chunk 2 rolled back: exactly the old bars. Chunk 3 never ran.
+    assert_bars_match({k: v for k, v in after_failure.items() if k[1] < start + hour},
+                      {k: v for k, v in expected.items() if k[1] < start + hour})
+    for lo, hi in ((start + hour, start + 2 * hour), (start + 2 * hour, end)):
+        assert {k: v for k, v in after_failure.items() if lo <= k[1] < hi} == {
+            k: v for k, v in stale_before.items() if lo <= k[1] < hi}
+
+    OhlcBackfill(connect_db, doris=False, chunk_minutes=60).run(window(start, end))
+
+    assert_bars_match(stored_bars(db), expected)
+
+
+def test_commodity_filter_touches_only_those_codes(db, connect_db) -> None:
+    start, end = datetime(2031, 3, 1, 10, 0), datetime(2031, 3, 1, 11, 0)
+    ticks = generate_ticks(start, end, n_ticks=2_000, commodities=["WTI", "BRENT", "RBOB"], seed=9)
+    load_ticks(db, ticks)
+    cur = db.cursor()
+    cur.execute("INSERT INTO price_1min_agg VALUES ('RBOB', %s, 9, 9, 9, 9, 9, 9, 9)", [start])
+
+    OhlcBackfill(connect_db, doris=False).run(window(start, end, codes=("WTI", "BRENT")))
+
+    bars = stored_bars(db)
+    expected = reference_bars(ticks.rows(), start, end, codes=["WTI", "BRENT"])
+    assert_bars_match({k: v for k, v in bars.items() if k[0] != "RBOB"}, expected)
+    assert {k: v["open_price"] for k, v in bars.items() if k[0] == "RBOB"} == {("RBOB", start): Decimal("9")}

@@ -1,0 +1,63 @@
+"""The SQL files: one bar definition, spliced (not copied) into both write variants; Doris variant parses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlglot
+from sqlglot import exp
+
+from commodity_platform.ohlc.definition import BARS_SQL_PATH, bars_sql
+from commodity_platform.ohlc.statements import OHLC_SQL_DIR, write_plan
+
+START, END = datetime(2026, 1, 1), datetime(2026, 1, 2)
+
+
+def bind(sql: str, params: dict) -> str:
+    """Inline the parameters as SQL literals (only for parsing; execution always binds them)."""
+    return sql % {k: "'" + str(v).replace("'", "''") + "'" for k, v in params.items()}
+
+
+def test_bars_sql_binds_window_and_codes_as_parameters() -> None:
+    sql, params = bars_sql(START, END, commodity_codes=["WTI", "BRENT"])
+    assert params == {"code_0": "WTI", "code_1": "BRENT", "window_start": "2026-01-01 00:00:00",
+                      "window_end": "2026-01-02 00:00:00"}
+    assert "commodity_code IN (%(code_0)s, %(code_1)s)" in sql and "WTI" not in sql
+    unfiltered, params = bars_sql(START, END)
+    assert " IN (" not in unfiltered and set(params) == {"window_start", "window_end"}
+
+
+def test_the_definition_exists_once_and_both_writes_embed_it() -> None:
+    definition, _ = bars_sql(START, END)
+    marker = "GROUP BY commodity_code, bar_start"
+    for name in ("write_mariadb.sql", "write_doris.sql"):
+        text = (OHLC_SQL_DIR / name).read_text()
+        assert marker not in text and "tick_key" not in text, f"{name} copies the bar definition"
+    for doris in (False, True):
+        plan = write_plan(START, END, doris=doris)
+        assert sum(definition in s for s in plan.statements) == 1
+    assert marker in BARS_SQL_PATH.read_text()
+
+
+def test_doris_variant_is_well_formed_doris_sql() -> None:
+    plan = write_plan(START, END, commodity_codes=["WTI"], doris=True)
+    assert len(plan.statements) == 1
+    (tree,) = sqlglot.parse(bind(plan.statements[0], plan.params), read="doris")
+    assert isinstance(tree, exp.Insert)
+    assert tree.this.this.name == "price_1min_agg"
+    columns = [c.name for c in tree.this.expressions]
+    assert columns[-1] == "__DORIS_DELETE_SIGN__" and columns[:2] == ["commodity_code", "bar_start"]
+    union = tree.expression
+    assert isinstance(union, exp.Union) and union.args.get("distinct") is False  # UNION ALL
+    assert "new_bars" in {cte.alias for cte in tree.find_all(exp.CTE)}
+    # Both arms filter on the window and the code; the delete arm reads only the stored chunk.
+    rendered = tree.sql("doris")
+    assert rendered.count("'WTI'") == 2 and rendered.count("'2026-01-01 00:00:00'") == 2
+    assert "NOT EXISTS" in rendered
+
+
+def test_mariadb_variant_is_delete_then_insert_select() -> None:
+    plan = write_plan(START, END, commodity_codes=["WTI"], doris=False)
+    delete, insert = (sqlglot.parse_one(bind(s, plan.params), read="mysql") for s in plan.statements)
+    assert isinstance(delete, exp.Delete) and isinstance(insert, exp.Insert)
+    assert "'WTI'" in delete.sql("mysql") and "'WTI'" in insert.sql("mysql")
