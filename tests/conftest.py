@@ -20,13 +20,15 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from commodity_platform.sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
 
-AIRFLOW_HOME = SANDBOX_HOME / "pytest" / "airflow"
+# Private to this test session (concurrent sessions in one checkout must not share services or state).
+SESSION_SANDBOX = f"pytest-{os.getpid()}"
+AIRFLOW_HOME = SANDBOX_HOME / SESSION_SANDBOX / "airflow"
 os.environ.update(airflow_env(AIRFLOW_HOME))
 
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """An initialised Airflow metadata DB (SQLite under .sandbox/pytest) for dag.test()."""
+    """An initialised Airflow metadata DB (SQLite under this session's sandbox folder) for dag.test()."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
@@ -36,14 +38,15 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """Private MariaDB, Pushgateway and Prometheus; AIRFLOW_CONN_* point at them for the session."""
-    with Sandbox("pytest") as sb:
+    Sandbox.sweep_ephemeral("pytest")
+    with Sandbox(SESSION_SANDBOX, ephemeral=True) as sb:
         os.environ.update(sb.connection_env())
         yield sb
 
 
 @pytest.fixture(scope="session")
-def dagbag():
-    """All project DAGs, parsed once per session."""
+def dagbag(airflow_db: Path):
+    """All project DAGs, parsed once per session (``get_dag`` reads the metadata DB, hence airflow_db)."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))

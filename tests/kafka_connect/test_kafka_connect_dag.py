@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from tests.kafka_connect.conftest import CONN_ENV, conn_json
 from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from tests.kafka_connect.conftest import CONN_ENV, conn_json
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "kafka_connect_register.py"
 FILE_SINK = {"connector.class": "FileStreamSink", "tasks.max": "1", "file": "/x", "topics": "t"}

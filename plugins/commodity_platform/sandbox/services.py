@@ -85,6 +85,8 @@ class Sandbox:
     """One set of private services under ``.sandbox/<name>``; use as a context manager or start/stop."""
 
     name: str
+    #: Remove the whole folder on stop (per-process test sandboxes); otherwise data survives restarts.
+    ephemeral: bool = False
     root: Path = field(init=False)
     mariadb_port: int = 0
     pushgateway_port: int = 0
@@ -131,6 +133,18 @@ class Sandbox:
         state = self.root / "sandbox.json"
         if state.exists():
             state.unlink()
+        if self.ephemeral and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    @classmethod
+    def sweep_ephemeral(cls, prefix: str) -> None:
+        """Stop and remove ``<prefix>-<pid>`` sandboxes whose owning process is gone (a killed test run)."""
+        for root in SANDBOX_HOME.glob(f"{prefix}-*"):
+            pid = root.name.rsplit("-", 1)[-1]
+            if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+                continue
+            cls(root.name, ephemeral=True).stop_stale()
+            shutil.rmtree(root, ignore_errors=True)
 
     def stop_stale(self) -> None:
         """Kill services a crashed earlier run of this sandbox left behind (pids from its state file)."""

@@ -1,0 +1,268 @@
+"""The three data-quality checks. Each takes validated settings and returns a :class:`CheckResult`.
+
+Data that breaks a threshold is a ``fail`` result, not an exception: the caller records it, pushes it
+and then fails the task. Exceptions mean the check could not be evaluated (warehouse unreachable, bad
+configuration) and are raised; the task records an ``error`` result for them.
+
+Metric samples follow the contract documented in :mod:`commodity_platform.quality.metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from commodity_platform.errors import PermanentError
+from commodity_platform.quality import sql as qsql
+from commodity_platform.quality.gx import ExpectationOutcome, GxWarehouse
+from commodity_platform.quality.ohlc import STORED_BARS_TABLE, OhlcComparison, comparison_sql
+from commodity_platform.quality.results import ERROR, FAIL, PASS, CheckResult, MetricSample
+from commodity_platform.quality.settings import TABLE_SPECS, DQSettings
+
+log = logging.getLogger(__name__)
+
+TICKS_TABLE = "energy_prices_rt"
+
+
+def _f(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float, Decimal)) else float(value or 0)
+
+
+def _latency_expr(*, is_doris: bool, time_column: str, latency_column: str) -> str:
+    # Sub-second differences: Doris has MILLISECONDS_DIFF, MariaDB TIMESTAMPDIFF(MICROSECOND, ...).
+    if is_doris:
+        return f"MILLISECONDS_DIFF({latency_column}, {time_column}) / 1000.0"
+    return f"TIMESTAMPDIFF(MICROSECOND, {time_column}, {latency_column}) / 1000000.0"
+
+
+def _result(check: str, settings: DQSettings, *, failed: list[str], summary_ok: str,
+            samples: list[MetricSample], details: dict[str, Any], windowed: bool = True) -> CheckResult:
+    status = FAIL if failed else PASS
+    summary = "; ".join(failed) if failed else summary_ok
+    return CheckResult(
+        check, status, summary, samples, details, settings.as_of,
+        settings.window_start if windowed else None, settings.window_end if windowed else None,
+    )
+
+
+# -- freshness -----------------------------------------------------------------------------------
+
+
+def freshness_check(settings: DQSettings, gx: GxWarehouse, *, is_doris: bool) -> CheckResult:
+    """Lag of the newest row per table (and per commodity) as of ``as_of``, plus ingest latency p95."""
+    from datetime import timedelta
+
+    samples: list[MetricSample] = []
+    failed: list[str] = []
+    expectations: list[dict[str, Any]] = []
+    lookback_start = settings.as_of - timedelta(seconds=settings.freshness_lookback_s)
+    for table, max_lag in settings.freshness_tables.items():
+        spec = TABLE_SPECS[table]
+        group_union = ""
+        if spec.group_column:
+            group_union = qsql.render("freshness_groups.sql", group_column=spec.group_column,
+                                      time_column=spec.time_column, lookback_start=lookback_start,
+                                      as_of=settings.as_of)
+        query = qsql.render(
+            "freshness.sql", time_column=spec.time_column, as_of=settings.as_of, lookback_start=lookback_start,
+            lookback_seconds=settings.freshness_lookback_s, max_lag_seconds=qsql.number(max_lag),
+            group_union=group_union,
+        )
+        outcome = gx.expect(name=f"freshness:{table}", table=table, query=query,
+                            description=f"newest {table}.{spec.time_column} at most {max_lag:g} s old")
+        expectations.append(outcome.as_dict())
+        samples.append(MetricSample("streaming_dq_freshness_threshold_seconds", {"table": table}, max_lag))
+        for row in outcome.rows:
+            samples.append(MetricSample("streaming_dq_freshness_lag_seconds",
+                                        {"table": table, "commodity_code": str(row["scope"])}, _f(row["lag_seconds"])))
+        if not outcome.success:
+            stale = [f"{r['scope']}={_f(r['lag_seconds']):.0f}s" for r in outcome.rows if int(r["violates"])]
+            failed.append(f"{table} stale beyond {max_lag:g} s: {', '.join(stale[:settings.examples or 1])}")
+
+        if spec.latency_column:
+            latency = _latency_check(settings, gx, table=table, is_doris=is_doris)
+            expectations.append(latency.as_dict())
+            if latency.rows:
+                row = latency.rows[0]
+                samples.append(MetricSample("streaming_dq_ingest_latency_p95_seconds", {"table": table},
+                                            _f(row["p95_seconds"])))
+                samples.append(MetricSample("streaming_dq_ingest_latency_samples", {"table": table},
+                                            _f(row["samples"])))
+                if not latency.success:
+                    failed.append(f"{table} ingest latency p95 {_f(row['p95_seconds']):.3f} s > "
+                                  f"{settings.latency_p95_max_s:g} s")
+            else:
+                log.info("ingest latency of %s: not applicable (no %s filled in the window)",
+                         table, spec.latency_column)
+
+    ok = f"{len(settings.freshness_tables)} tables fresh as of {settings.as_of:%Y-%m-%d %H:%M:%S}"
+    return _result("freshness", settings, failed=failed, summary_ok=ok, samples=samples,
+                   details={"expectations": expectations}, windowed=False)
+
+
+def _latency_check(settings: DQSettings, gx: GxWarehouse, *, table: str, is_doris: bool) -> ExpectationOutcome:
+    spec = TABLE_SPECS[table]
+    assert spec.latency_column is not None
+    query = qsql.render(
+        "ingest_latency.sql", time_column=spec.time_column, latency_column=spec.latency_column,
+        latency_seconds_expr=_latency_expr(is_doris=is_doris, time_column=spec.time_column,
+                                           latency_column=spec.latency_column),
+        window_start=settings.window_start, window_end=settings.window_end,
+        max_p95_seconds=qsql.number(settings.latency_p95_max_s),
+    )
+    return gx.expect(name=f"ingest_latency_p95:{table}", table=table, query=query,
+                     description=f"p95 of {spec.latency_column} - {spec.time_column} within the processing target")
+
+
+# -- error rate ----------------------------------------------------------------------------------
+
+
+def error_rate_check(settings: DQSettings, gx: GxWarehouse, *, doris_hook: Any, is_doris: bool,
+                     connect_hook_factory: Callable[[], Any] | None) -> CheckResult:
+    """Invalid ticks in the window, Routine Load error rates and states, Kafka Connect states."""
+    from commodity_platform.ohlc.definition import bars_sql
+
+    samples: list[MetricSample] = []
+    failed: list[str] = []
+    details: dict[str, Any] = {}
+
+    expected_sql, params = bars_sql(settings.window_start, settings.window_end)
+    query = qsql.render(
+        "invalid_ticks.sql", window_start=settings.window_start, window_end=settings.window_end,
+        bars_sql=qsql.escape_braces(qsql.inline_pyformat(expected_sql, params)),
+        max_rate=qsql.number(settings.invalid_tick_rate_max),
+    )
+    outcome = gx.expect(name="invalid_tick_rate", table=TICKS_TABLE, query=query,
+                        description=f"invalid ticks at most {settings.invalid_tick_rate_max:g} of all ticks")
+    details["invalid_ticks"] = outcome.as_dict()
+    row = dict(outcome.rows[0]) if outcome.rows else {"total_ticks": 0, "invalid_ticks": 0}
+    # The rate is recomputed here from the exact counts: SQL division keeps only a few decimals.
+    row["invalid_rate"] = _f(row["invalid_ticks"]) / _f(row["total_ticks"]) if _f(row["total_ticks"]) else 0.0
+    samples += [
+        MetricSample("streaming_dq_error_rate", {"source": "ticks"}, row["invalid_rate"]),
+        MetricSample("streaming_dq_invalid_ticks", {}, _f(row["invalid_ticks"])),
+        MetricSample("streaming_dq_window_ticks", {}, _f(row["total_ticks"])),
+    ]
+    if not outcome.success:
+        failed.append(f"invalid ticks {int(row['invalid_ticks'])}/{int(row['total_ticks'])} = "
+                      f"{_f(row['invalid_rate']):.2%} > {settings.invalid_tick_rate_max:.2%}")
+
+    details["routine_load"] = _routine_loads(settings, doris_hook, is_doris=is_doris, samples=samples, failed=failed)
+    details["kafka_connect"] = _kafka_connect(connect_hook_factory, samples=samples, failed=failed)
+
+    ok = (f"invalid ticks {_f(row['invalid_rate']):.2%} of {int(row['total_ticks'])}; "
+          f"routine load: {details['routine_load']['status']}; kafka connect: {details['kafka_connect']['status']}")
+    return _result("error_rate", settings, failed=failed, summary_ok=ok, samples=samples, details=details)
+
+
+def _routine_loads(settings: DQSettings, hook: Any, *, is_doris: bool, samples: list[MetricSample],
+                   failed: list[str]) -> dict[str, Any]:
+    """SHOW ROUTINE LOAD: errorRows/totalRows per job (its Statistic column is JSON) and job states.
+
+    Not a GX expectation: SHOW is not a SELECT and cannot be wrapped in one; the rule is the same.
+    """
+    if not is_doris:
+        log.info("routine load error rate: not applicable (the warehouse is not Doris)")
+        samples.append(MetricSample("streaming_dq_source_applicable", {"source": "routine_load"}, 0))
+        return {"status": "not applicable (not Doris)"}
+    samples.append(MetricSample("streaming_dq_source_applicable", {"source": "routine_load"}, 1))
+    database = hook.platform_database
+    conn = hook.get_conn()
+    try:
+        cur = conn.cursor()
+        cur.execute(f"SHOW ROUTINE LOAD FROM `{database}`")
+        names = [d[0] for d in cur.description or []]
+        jobs = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        cur.close()
+    finally:
+        conn.close()
+    report: dict[str, Any] = {"status": "ok", "jobs": []}
+    not_running = 0
+    for job in jobs:
+        try:
+            stats = json.loads(job.get("Statistic") or "{}")
+        except json.JSONDecodeError as err:
+            raise PermanentError(f"SHOW ROUTINE LOAD: job {job.get('Name')}: Statistic is not JSON") from err
+        total, errors = int(stats.get("totalRows") or 0), int(stats.get("errorRows") or 0)
+        rate = errors / total if total else 0.0
+        state = str(job.get("State"))
+        samples.append(MetricSample("streaming_dq_error_rate", {"source": f"routine_load:{job.get('Name')}"}, rate))
+        samples.append(MetricSample("streaming_dq_routine_load_running", {"job": str(job.get("Name"))},
+                                    1.0 if state == "RUNNING" else 0.0))
+        report["jobs"].append({"name": job.get("Name"), "state": state, "totalRows": total, "errorRows": errors,
+                               "reason": job.get("ReasonOfStateChanged") or ""})
+        if state != "RUNNING":
+            not_running += 1
+            failed.append(f"routine load {job.get('Name')} is {state}: {job.get('ReasonOfStateChanged') or ''}".strip())
+        if rate > settings.routine_load_error_rate_max:
+            failed.append(f"routine load {job.get('Name')} error rate {rate:.2%} ({errors}/{total}) > "
+                          f"{settings.routine_load_error_rate_max:.2%}")
+    report["status"] = f"{len(jobs)} jobs, {not_running} not running"
+    return report
+
+
+def _kafka_connect(factory: Callable[[], Any] | None, *, samples: list[MetricSample],
+                   failed: list[str]) -> dict[str, Any]:
+    """Connectors and tasks not RUNNING, from ``GET /connectors?expand=status``."""
+    if factory is None:
+        log.info("kafka connect states: not applicable (connection kafka_connect_default is not configured)")
+        samples.append(MetricSample("streaming_dq_source_applicable", {"source": "kafka_connect"}, 0))
+        return {"status": "not applicable (no connection)"}
+    samples.append(MetricSample("streaming_dq_source_applicable", {"source": "kafka_connect"}, 1))
+    with factory() as hook:
+        connectors = hook.list_connectors_expanded()
+    units = 0
+    bad: list[str] = []
+    for name, entry in sorted(connectors.items()):
+        status = entry.get("status") or {}
+        units += 1
+        state = (status.get("connector") or {}).get("state", "UNKNOWN")
+        if state != "RUNNING":
+            bad.append(f"{name}={state}")
+        for task in status.get("tasks") or []:
+            units += 1
+            if task.get("state") != "RUNNING":
+                bad.append(f"{name}/{task.get('id')}={task.get('state')}")
+    rate = len(bad) / units if units else 0.0
+    samples.append(MetricSample("streaming_dq_error_rate", {"source": "kafka_connect"}, rate))
+    samples.append(MetricSample("streaming_dq_connect_not_running", {}, float(len(bad))))
+    if bad:
+        failed.append(f"kafka connect not RUNNING: {', '.join(bad[:10])}")
+    return {"status": f"{len(connectors)} connectors, {len(bad)} connectors/tasks not running", "not_running": bad}
+
+
+# -- OHLC correctness ------------------------------------------------------------------------------
+
+
+def ohlc_check(settings: DQSettings, gx: GxWarehouse) -> CheckResult:
+    """Recomputed bars (the shared definition) vs ``price_1min_agg`` over the window, in the database."""
+    query = comparison_sql(
+        settings.window_start, settings.window_end, codes=settings.commodity_codes,
+        tolerance=settings.ohlc_tolerance, examples=settings.examples,
+        max_mismatched=settings.ohlc_max_mismatched_bars,
+    )
+    outcome = gx.expect(name="ohlc_bars_match_ticks", table=STORED_BARS_TABLE, query=query,
+                        description="price_1min_agg equals the bars recomputed from energy_prices_rt")
+    comparison = OhlcComparison.from_rows(outcome.rows, start=settings.window_start, end=settings.window_end,
+                                          elapsed_s=outcome.elapsed_s)
+    samples = [
+        MetricSample("streaming_dq_ohlc_mismatched_bars", {}, comparison.mismatched_bars),
+        MetricSample("streaming_dq_ohlc_problem_bars", {"kind": "missing"}, comparison.missing_bars),
+        MetricSample("streaming_dq_ohlc_problem_bars", {"kind": "extra"}, comparison.extra_bars),
+        MetricSample("streaming_dq_ohlc_problem_bars", {"kind": "differing"}, comparison.differing_bars),
+        MetricSample("streaming_dq_ohlc_problem_bars", {"kind": "invariant"}, comparison.invariant_bars),
+    ]
+    failed = [comparison.summary()] if not outcome.success else []
+    ok = comparison.summary() if comparison.ok else (
+        f"{comparison.mismatched_bars} problem bars, within the allowed {settings.ohlc_max_mismatched_bars}")
+    return _result("ohlc_correctness", settings, failed=failed, summary_ok=ok, samples=samples,
+                   details={"comparison": comparison.as_dict(), "expectation": outcome.as_dict()})
+
+
+def error_result(check: str, settings: DQSettings, err: BaseException) -> CheckResult:
+    """The result recorded when a check could not be evaluated: it counts as failing."""
+    return CheckResult(check, ERROR, f"could not check: {type(err).__name__}: {err}"[:1024], [],
+                       {"error": str(err)[:4000]}, settings.as_of, settings.window_start, settings.window_end)

@@ -1,0 +1,102 @@
+"""Fixtures for the data-quality tests: a clean synthetic dataset in the sandbox warehouse, a dag.test
+runner that always states its conf, and read-back of what really reached the Pushgateway."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.quality import ticks as T
+
+#: The instant every scenario is evaluated at; data is laid out relative to it.
+AS_OF = datetime(2026, 3, 1, 12, 0, 30)
+AS_OF_ISO = "2026-03-01T12:00:30Z"
+DATA_START = datetime(2026, 3, 1, 10, 50)
+CODES = ("WTI", "BRENT", "HENRY_HUB")
+#: Default window for AS_OF: the 60 minutes that closed settle_seconds (120 s) before it.
+WINDOW_START, WINDOW_END = datetime(2026, 3, 1, 10, 58), datetime(2026, 3, 1, 11, 58)
+FRESHNESS_TABLES = {"energy_prices_rt": 300, "price_1min_agg": 360}
+
+
+def lay_out_clean_data(conn: Any, *, stale: dict[str, datetime] | None = None) -> None:
+    """Ticks for CODES from DATA_START up to AS_OF (a code in ``stale`` stops at its datetime), and the
+    bars the shared definition derives from them."""
+    stale = stale or {}
+    T.wipe(conn, ("energy_prices_rt", "price_1min_agg"))
+    end = AS_OF.replace(second=0) + timedelta(minutes=1)
+    specs = [T.TickSpec(code, DATA_START, stale.get(code, end), base_price=60.0 + 10 * i)
+             for i, code in enumerate(CODES)]
+    T.insert_ticks(conn, specs)
+    cur = conn.cursor()
+    cur.execute("DELETE FROM energy_prices_rt WHERE event_time > %s", (AS_OF,))
+    cur.close()
+    T.materialize_bars(conn, DATA_START, end)
+
+
+@pytest.fixture
+def dq_conn(warehouse):
+    conn = warehouse.mysql_connect("commodity_realtime")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def clean_data(dq_conn) -> Any:
+    lay_out_clean_data(dq_conn)
+    return dq_conn
+
+
+@pytest.fixture(scope="session")
+def dq_dag(dagbag):
+    dag = dagbag.get_dag("streaming_data_quality")
+    assert dag is not None, dagbag.import_errors
+    return dag
+
+
+@pytest.fixture
+def run_dq(dq_dag, airflow_db, tmp_path) -> Callable[..., Any]:
+    """Run the DAG with dag.test(); the conf is always complete (an earlier run's params can linger)."""
+
+    def run(instance: str, **overrides: Any) -> Any:
+        conf = {
+            "as_of": AS_OF_ISO,
+            "start": None,
+            "end": None,
+            "freshness_tables": FRESHNESS_TABLES,
+            "invalid_tick_rate_max": 0.01,
+            "ohlc_tolerance": 1e-6,
+            "examples": 5,
+            "instance": instance,
+            "report_dir": str(tmp_path / "reports"),
+            **overrides,
+        }
+        return dq_dag.test(run_conf=conf)
+
+    return run
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def pushed_metrics(pushgateway_url: str, instance: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Samples the Pushgateway serves for job streaming_data_quality / ``instance``, from its /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{pushgateway_url}/metrics", timeout=10).text
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.labels.get("job") == "streaming_data_quality" and s.labels.get("instance") == instance:
+                labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "instance")))
+                samples[(s.name, labels)] = s.value
+    return samples
+
+
+def check_success(metrics: dict) -> dict[str, float]:
+    return {dict(labels)["check"]: value for (name, labels), value in metrics.items()
+            if name == "streaming_dq_check_success"}
