@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,55 @@ def _query(sandbox: Sandbox, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prices_backfill_and_quality(sandbox: Sandbox, env: dict[str, str], logs: Path) -> int:
+    """Synthetic ticks -> ohlc_backfill -> an injected fault -> streaming_data_quality -> alerts."""
+    from commodity_platform.ohlc.generate import Faults, generate_and_load
+    from commodity_platform.quality.demo import pushed_samples, summarize, wait_for_alerts
+
+    failures = 0
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
+    start = now - timedelta(hours=2)
+    os.environ.update(sandbox.connection_env())  # the generator loads through doris_default
+    loaded = generate_and_load(start, now, n_ticks=240_000, commodities=10, faults=Faults.realistic())
+    print(f"\n== synthetic ticks {_iso(start)} .. {_iso(now)}: {loaded['ticks']} ticks for "
+          f"{len(loaded['commodities'])} commodities, {loaded['invalid_ticks']} invalid, COAL_API2 goes stale "
+          f"half-way (loaded in {loaded.get('load_seconds', 0):.1f} s)")
+
+    backfill = run_dag(env, "ohlc_backfill", conf={"start": _iso(start), "end": _iso(now)}, log_dir=logs)
+    _print_run("rebuild the bars of those two hours", backfill)
+    failures += backfill["state"] != "success"
+
+    # Injected fault: one bar in the checked window no longer matches its ticks.
+    corrupted = now - timedelta(minutes=10)
+    conn = sandbox.mysql_connect(DORIS_DATABASE)
+    try:
+        conn.cursor().execute(
+            "UPDATE price_1min_agg SET close_price = close_price * 1.07 WHERE commodity_code = 'WTI' "
+            "AND bar_start = %s", [corrupted])
+    finally:
+        conn.close()
+    print(f"\n== injected faults: WTI bar {corrupted:%H:%M} close price +7 %; COAL_API2 feed stale")
+
+    conf = {"as_of": _iso(now), "freshness_tables": {"energy_prices_rt": 300, "price_1min_agg": 360},
+            "invalid_tick_rate_max": 0.02, "instance": "sandbox-demo"}
+    quality = run_dag(env, "streaming_data_quality", conf=conf, log_dir=logs)
+    _print_run("data quality as of now (failing checks expected: freshness, ohlc_correctness)", quality)
+    success = {labels["check"]: value for name, labels, value in pushed_samples(sandbox.pushgateway_url,
+                                                                             instance="sandbox-demo")
+               if name == "streaming_dq_check_success"}
+    expected = {"freshness": 0.0, "error_rate": 1.0, "ohlc_correctness": 0.0}
+    if success != expected or quality["state"] != "failed":
+        print(f"   UNEXPECTED: checks {success}, run {quality['state']}; expected {expected}, run failed")
+        failures += 1
+    wait_for_alerts(sandbox.prometheus_url, {"StreamingDataQualityCheckFailed"}, timeout_s=90)
+    print("\n" + summarize(sandbox.pushgateway_url, sandbox.prometheus_url, instance="sandbox-demo"))
+    return failures
+
+
 def demo() -> int:
     """The README's main command: a fresh sandbox, the DAGs run for real, their results shown."""
     failures = 0
@@ -137,6 +187,8 @@ def demo() -> int:
             writes = sum(r.method != "GET" for r in connect.log) - writes_before
             print(f"   connectors on the emulator: {len(connect.connectors)}; second run sent {writes} writes")
             failures += sum(r["state"] != "success" for r in (first, second)) + (writes != 0)
+            # Still inside the emulator: the error-rate check also reads the connectors' status.
+            failures += _prices_backfill_and_quality(sandbox, env, logs)
 
         print("\n== warehouse (sandbox MariaDB standing in for Doris)")
         for (table,) in _query(sandbox, "SHOW TABLES"):
