@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 from commodity_platform.deploy.execution import deploy_phase  # noqa: E402
 from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME, PhaseOptions  # noqa: E402
 from commodity_platform.k8s.emulator import KubernetesEmulator  # noqa: E402
-from tests.deploy.conftest import job_effects, monitoring_crds  # noqa: E402
+from tests.deploy.conftest import fake_connections, job_effects, monitoring_crds  # noqa: E402
 
 # Seconds until each phase's main workload is ready (scaled by --scale); everything else takes BASE_DELAY.
 PHASE_DELAYS = {
@@ -100,7 +100,7 @@ def serial_durations(scale: float) -> dict[str, float]:
         durations = {}
         for phase in PHASES:  # PHASES is in a valid topological order
             started = time.monotonic()
-            deploy_phase(phase.name, api_client(emulator), options())
+            deploy_phase(phase.name, api_client(emulator), options(), connections=fake_connections())
             durations[phase.name] = time.monotonic() - started
         return durations
     finally:
@@ -127,7 +127,7 @@ def parallel_total(scale: float) -> tuple[float, dict[str, tuple[float, float]]]
             for dep in PHASES_BY_NAME[name].depends_on:
                 done[dep].wait()
             start = time.monotonic() - t0
-            deploy_phase(name, api_client(emulator), options())
+            deploy_phase(name, api_client(emulator), options(), connections=fake_connections())
             windows[name] = (start, time.monotonic() - t0)
         except BaseException as exc:
             errors.append(exc)

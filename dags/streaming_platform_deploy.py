@@ -7,10 +7,10 @@ Deploys or upgrades the whole commodity streaming platform into Kubernetes, in e
 |---|-------|------|-----------|
 | 1 | kafka | Strimzi operator (pinned chart), 3-broker KRaft Kafka, topics | Kafka `Ready`, topics `Ready` |
 | 2 | flink-operator | Flink Kubernetes Operator (pinned chart, 2 replicas), job RBAC | operator rollout |
-| 3 | kafka-connect | Schema Registry, 3 Connect workers | rollouts |
-| 4 | doris | doris-operator (pinned chart), 3 FE + 3 BE | fe/be `available` |
+| 3 | kafka-connect | Secret `kafka-connect-credentials`, Schema Registry, 3 Connect workers | rollouts |
+| 4 | doris | Secret `doris-credentials`, doris-operator (pinned chart), 3 FE + 3 BE | fe/be `available` |
 | 5 | connectors | connector registration (`kafka_connect_register`) | - |
-| 6 | flink-apps | FlinkDeployments | RUNNING + STABLE + READY |
+| 6 | flink-apps | FlinkDeployments (image `flink_jobs`), Secret `doris-credentials` | RUNNING + STABLE + READY |
 | 7 | monitoring | ServiceMonitors, PrometheusRules, Grafana dashboards | - |
 | 8 | use-cases | Doris schema + routine loads (`doris_schema_migrate`), use-case queries | - |
 
@@ -22,17 +22,23 @@ Manifests live in `include/manifests/<NN>-<phase>/` and are applied with **serve
 A re-run reports 0 changed objects. `dry_run` performs a server-side dry run and logs a diff without changing
 anything. On a readiness timeout the task log holds a diagnosis (events, pod conditions, container states).
 
+Secrets are built from Airflow connections at run time and applied the same way (values never in logs, XCom
+or diffs, which show key names only): `doris_default` (login/password) → `doris-credentials`;
+`kafka_connect_secrets` (conn_type generic, `extra` JSON key → value) → `kafka-connect-credentials`, which must
+hold every key the connector specs reference. A missing connection or key fails the phase's `plan` task.
+
 Phases not selected in `phases` are skipped; selected phases still run when their upstream phases were
 skipped (they are assumed deployed already), but not when one failed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, TaskGroup, dag, get_current_context, task
 
+from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
 from commodity_platform.deploy.phases import DEFAULT_IMAGE_TAGS, PHASE_NAMES, PHASES, default_timeouts
 
 K8S_CONN_ID = "kubernetes_default"
@@ -45,10 +51,13 @@ def _phase_params() -> dict[str, Any]:
 
 @task(trigger_rule="none_failed")
 def plan(phase_name: str) -> dict[str, Any]:
-    """Skip unselected phases; load and render the phase's manifests so malformed YAML fails before applying."""
+    """Skip unselected phases; render the manifests and resolve the Secrets so bad input fails before applying.
+
+    Returns object references and Secret *key names* only: Secret values never reach XCom.
+    """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from commodity_platform.deploy.execution import plan_phase
+    from commodity_platform.deploy.execution import plan_phase, plan_secrets
     from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
     from commodity_platform.errors import PermanentError
 
@@ -56,11 +65,17 @@ def plan(phase_name: str) -> dict[str, Any]:
     if phase_name not in params["phases"]:
         raise AirflowSkipException(f"phase {phase_name} not selected (phases={params['phases']})")
     options = PhaseOptions(namespace=params["namespace"], image_tags=params["image_tags"])
+    phase = PHASES_BY_NAME[phase_name]
     try:
-        plans = plan_phase(PHASES_BY_NAME[phase_name], options)
+        plans = plan_phase(phase, options)
+        secrets = plan_secrets(phase)
     except PermanentError as exc:
         raise AirflowFailException(str(exc)) from exc
-    return {"phase": phase_name, "stages": {p.stage.name: [m.ref for m in p.manifests] for p in plans}}
+    return {
+        "phase": phase_name,
+        "secrets": secrets,
+        "stages": {p.stage.name: [m.ref for m in p.manifests] for p in plans},
+    }
 
 
 @task(execution_timeout=timedelta(hours=1))
@@ -122,17 +137,12 @@ def summary() -> dict[str, Any]:
     dag_id="streaming_platform_deploy",
     doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2025, 1, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["platform", "kubernetes", "deploy"],
-    default_args={
-        "owner": "platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=5),
-    },
+    # Kubernetes API hiccups are retried inside a task already (tenacity); task retries cover longer outages.
+    default_args={**DEFAULT_ARGS, "max_retry_delay": timedelta(minutes=5)},
     params={
         "phases": Param(
             PHASE_NAMES,

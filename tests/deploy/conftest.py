@@ -149,3 +149,51 @@ def fake_integrations(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingAct
         setattr(module, func_name, actions[key])
         monkeypatch.setitem(sys.modules, module_path, module)
     return actions
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+#: Values distinctive enough to be searched for in logs, XCom and diffs (a leak check, not real credentials).
+FAKE_DORIS = {"login": "doris_deployer", "password": "Dp-pw-7f3c9a1e-never-log"}
+
+
+def fake_connect_secret_values() -> dict[str, str]:
+    """One distinctive value per key the connector specs reference (+ a binary truststore as base64)."""
+    from commodity_platform.deploy.secrets import connector_secret_keys
+
+    values = {key: f"val-{key}-5b2e8d" for key in sorted(connector_secret_keys())}
+    values["elasticsearch-truststore.p12"] = "base64:" + __import__("base64").b64encode(b"\x00\x01p12\xff").decode()
+    return values
+
+
+@pytest.fixture
+def platform_connections(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """AIRFLOW_CONN_* of the connections the deploy builds Secrets from; returns the values for leak checks."""
+    import json
+
+    connect_values = fake_connect_secret_values()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DORIS_DEFAULT",
+        json.dumps({"conn_type": "mysql", "host": "doris-fe", "port": 9030, **FAKE_DORIS}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_CONNECT_SECRETS", json.dumps({"conn_type": "generic", "extra": connect_values})
+    )
+    return {"doris": dict(FAKE_DORIS), "kafka_connect": connect_values}
+
+
+def fake_connections(doris: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Any:
+    """A ConnectionGetter without Airflow (for deploy_phase / benchmark-style calls)."""
+    from commodity_platform.deploy.secrets import ConnectionValues
+    from commodity_platform.errors import ConfigError
+
+    doris = FAKE_DORIS if doris is None else doris
+    extra = fake_connect_secret_values() if extra is None else extra
+
+    def get(conn_id: str) -> ConnectionValues:
+        if conn_id == "doris_default":
+            return ConnectionValues(conn_id, doris.get("login"), doris.get("password"))
+        if conn_id == "kafka_connect_secrets":
+            return ConnectionValues(conn_id, extra=extra)
+        raise ConfigError(f"Airflow connection {conn_id!r} is not defined")
+
+    return get

@@ -14,6 +14,8 @@ from commodity_platform.k8s.apply import RECREATE_ANNOTATION, ApplyEngine
 from commodity_platform.k8s.manifests import Manifest
 from commodity_platform.k8s.readiness import ReadinessTimeoutError, WaitTarget, wait_ready
 
+from .conftest import fake_connections
+
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
@@ -152,7 +154,11 @@ spec:
     )
     with caplog.at_level(logging.INFO):
         report = deploy_phase(
-            "flink-apps", api, PhaseOptions(manifests_root=str(tmp_path), timeout_seconds=20, recheck_seconds=0.5)
+            "flink-apps",
+            api,
+            PhaseOptions(manifests_root=str(tmp_path), timeout_seconds=20, recheck_seconds=0.5),
+            connections=fake_connections(),
         )
     assert report.objects["FlinkDeployment/demo-job"] == "created"
+    assert report.objects["Secret/doris-credentials"] == "created"  # the job's credentials come with the phase
     assert "flink-apps: FlinkDeployment/demo-job job RUNNING, lifecycle STABLE, jobmanager READY" in caplog.text

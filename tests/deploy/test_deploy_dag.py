@@ -7,6 +7,8 @@ The ``kubernetes_default`` connection is given by ``AIRFLOW_CONN_KUBERNETES_DEFA
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ FAST = {"recheck_seconds": 0.5}
 
 
 @pytest.fixture(scope="module")
-def deploy_dag() -> Any:
+def deploy_dag(airflow_db: Any) -> Any:
+    """The DAG as the DagBag parses it (the metadata DB must exist: DagBag.get_dag consults it)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAG_FILE))
@@ -52,6 +55,20 @@ def _run(dag: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, **conf: Any) 
     return {"state": str(run.state), "states": states, "windows": windows, "xcoms": xcoms}
 
 
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def _assert_no_secret_values(connections: dict[str, Any], log_text: str, xcoms: dict[str, Any]) -> None:
+    values = [connections["doris"]["password"], *connections["kafka_connect"].values()]
+    values += [v.removeprefix("base64:") for v in values]
+    values += [base64.b64encode(v.encode()).decode() for v in values]
+    dumped = json.dumps(xcoms, default=str)
+    assert log_text and dumped
+    leaked = [v for v in values if v in log_text or v in dumped]
+    assert not leaked, f"{len(leaked)} secret value(s) in logs or XCom"
+
+
 def test_dag_structure_follows_phase_dependencies(deploy_dag: Any) -> None:
     assert deploy_dag.schedule is None or str(deploy_dag.timetable.summary) in ("None", "Never, external triggers only")
     for phase in PHASES:
@@ -64,10 +81,17 @@ def test_dag_structure_follows_phase_dependencies(deploy_dag: Any) -> None:
 
 
 def test_full_deploy_then_rerun_changes_nothing(
-    deploy_dag: Any, airflow_db: Any, make_emulator: Any, fake_integrations: Any, monkeypatch: pytest.MonkeyPatch
+    deploy_dag: Any,
+    airflow_db: Any,
+    make_emulator: Any,
+    fake_integrations: Any,
+    platform_connections: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     emulator = make_emulator(delay=0.3)
-    first = _run(deploy_dag, emulator, monkeypatch)
+    with caplog.at_level("DEBUG"):
+        first = _run(deploy_dag, emulator, monkeypatch)
     assert first["state"] == "success", first["states"]
     assert all(s == "success" for s in first["states"].values()), first["states"]
 
@@ -89,6 +113,21 @@ def test_full_deploy_then_rerun_changes_nothing(
         assert flink["status"]["lifecycleState"] == "STABLE"
     assert fake_integrations["connectors"].calls == [{"dry_run": False}]
     assert fake_integrations["use-cases"].calls == [{"dry_run": False}]
+    # The Secrets were built from the Airflow connections, with exactly the expected keys and values ...
+    doris_secret = emulator.get_object("v1", "Secret", "doris-credentials", "data-platform")
+    assert doris_secret["type"] == "kubernetes.io/basic-auth"
+    assert _decoded(doris_secret) == {
+        "username": platform_connections["doris"]["login"],
+        "password": platform_connections["doris"]["password"],
+    }
+    connect_secret = emulator.get_object("v1", "Secret", "kafka-connect-credentials", "data-platform")
+    assert set(connect_secret["data"]) == set(platform_connections["kafka_connect"])
+    assert first["xcoms"]["kafka_connect.plan"]["secrets"] == {
+        "kafka-connect-credentials": sorted(platform_connections["kafka_connect"])
+    }
+    assert first["xcoms"]["kafka_connect.deploy"]["objects"]["Secret/kafka-connect-credentials"] == "created"
+    # ... and no value reached a log or an XCom.
+    _assert_no_secret_values(platform_connections, caplog.text, first["xcoms"])
 
     rv_before = emulator.current_resource_version()
     writes_before = len(emulator.request_log)
@@ -102,12 +141,19 @@ def test_full_deploy_then_rerun_changes_nothing(
 
 
 def test_dry_run_changes_nothing_and_reports_diffs(
-    deploy_dag: Any, airflow_db: Any, make_emulator: Any, fake_integrations: Any, monkeypatch: pytest.MonkeyPatch
+    deploy_dag: Any,
+    airflow_db: Any,
+    make_emulator: Any,
+    fake_integrations: Any,
+    platform_connections: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     emulator = make_emulator()
     objects_before = len(emulator.objects())
     rv_before = emulator.current_resource_version()
-    result = _run(deploy_dag, emulator, monkeypatch, dry_run=True)
+    with caplog.at_level("DEBUG"):
+        result = _run(deploy_dag, emulator, monkeypatch, dry_run=True)
     assert result["state"] == "success", result["states"]
     assert emulator.current_resource_version() == rv_before
     assert len(emulator.objects()) == objects_before
@@ -115,10 +161,19 @@ def test_dry_run_changes_nothing_and_reports_diffs(
     assert patches and all("dryRun=All" in path for path in patches)
     assert result["xcoms"]["kafka.deploy"]["created"] > 0  # "would-create" counted as planned changes
     assert fake_integrations["connectors"].calls == [{"dry_run": True}]
+    # The dry run's diff of a Secret names its keys only.
+    assert "+  doris-password: '<redacted: new value>'" in caplog.text
+    assert result["xcoms"]["doris.deploy"]["objects"]["Secret/doris-credentials"] == "would-create"
+    _assert_no_secret_values(platform_connections, caplog.text, result["xcoms"])
 
 
 def test_only_selected_phases_run(
-    deploy_dag: Any, airflow_db: Any, make_emulator: Any, fake_integrations: Any, monkeypatch: pytest.MonkeyPatch
+    deploy_dag: Any,
+    airflow_db: Any,
+    make_emulator: Any,
+    fake_integrations: Any,
+    platform_connections: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator = make_emulator()
     result = _run(deploy_dag, emulator, monkeypatch, phases=["monitoring", "flink-operator"])
@@ -135,6 +190,7 @@ def test_stuck_workload_fails_its_phase_with_a_diagnosis(
     airflow_db: Any,
     make_emulator: Any,
     fake_integrations: Any,
+    platform_connections: Any,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

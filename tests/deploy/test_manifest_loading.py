@@ -86,3 +86,28 @@ def test_apply_order_puts_prerequisites_first(tmp_path: Path) -> None:
         "ServiceAccount",
         "Deployment",
     ]
+
+
+def test_flink_jobs_image_is_controlled_by_the_image_tags_param() -> None:
+    """The three FlinkDeployments take their image from ``image_tags.flink_jobs`` (default: the Dockerfile's)."""
+    import re
+
+    from commodity_platform.deploy.phases import DEFAULT_IMAGE_TAGS
+    from commodity_platform.paths import INCLUDE_DIR, MANIFESTS_DIR
+
+    def images(options: PhaseOptions) -> set[str]:
+        plans = plan_phase(PHASES_BY_NAME["flink-apps"], options)
+        found = [m.body["spec"]["image"] for p in plans for m in p.manifests if m.kind == "FlinkDeployment"]
+        assert len(found) == 3
+        return set(found)
+
+    default = DEFAULT_IMAGE_TAGS["flink_jobs"]
+    assert images(PhaseOptions()) == {default}
+    dockerfile = (INCLUDE_DIR / "flink" / "Dockerfile").read_text()
+    flink_version = re.search(r"^FROM flink:(\d+\.\d+\.\d+)-", dockerfile, re.MULTILINE).group(1)
+    assert default.endswith(f":{flink_version}") and f"docker build -t {default} " in dockerfile
+    custom = "registry.example.com/platform/flink-jobs:2025.11.1"
+    assert images(PhaseOptions(image_tags={"flink_jobs": custom})) == {custom}
+    for path in (MANIFESTS_DIR / "06-flink-apps").glob("*.yaml"):
+        text = path.read_text()
+        assert "image: commodity-platform/flink-jobs" not in text, f"{path.name}: image must be a placeholder"

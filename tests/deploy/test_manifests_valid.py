@@ -132,7 +132,7 @@ def test_design_sizing() -> None:
     assert kafka_config["compression.type"] == "lz4"
     topics = {m.name for m in MANIFESTS if m.kind == "KafkaTopic"}
     assert {"commodity-prices-raw", "commodity-prices-enriched", "market-alerts", "weather-events"} <= topics
-    assert any(t.endswith("-dlq") for t in topics)
+    assert any(t.startswith("dlq-") for t in topics)
     connect = by_ref["Deployment/kafka-connect"]["spec"]
     container = connect["template"]["spec"]["containers"][0]
     assert connect["replicas"] == 3
@@ -191,4 +191,4 @@ def test_use_case_sql_is_shipped_from_include_sql() -> None:
 
     queries = next(m for m in MANIFESTS if m.ref == "ConfigMap/use-case-queries").body["data"]
     for name in ("vwap.sql", "top_movers.sql", "alert_heatmap.sql"):
-        assert queries[name] == (Path(SQL_DIR) / "use_cases" / name).read_text().strip()
+        assert queries[name] == (Path(SQL_DIR) / "use_cases" / name).read_text()  # byte for byte

@@ -2,9 +2,9 @@
 --
 -- Reads market_alerts (database commodity_realtime, loaded from the market-alerts topic by the
 -- rl_market_alerts routine load). alert_time is UTC; the hour bucket is whole hours since a fixed epoch
--- (TIMESTAMPDIFF) added back with DATE_ADD ... INTERVAL n HOUR, which both engines support (Doris' HOUR_FLOOR / DATE_TRUNC and MySQL's
--- DATE_FORMAT are not portable, and a format string would need a percent sign). Per severity counts let
--- the panel colour by the worst alert.
+-- (TIMESTAMPDIFF) added back with DATE_ADD ... INTERVAL n HOUR, which both engines support: Doris'
+-- HOUR_FLOOR / DATE_TRUNC and MySQL's DATE_FORMAT are not portable, and a format string would need a
+-- percent sign. Per severity counts let the panel colour by the worst alert.
 --
 -- Portable: plain SQL that runs unchanged on Apache Doris and on MariaDB/MySQL (the sandbox warehouse).
 -- Tables are unqualified: run it with commodity_realtime as the current database.

@@ -9,10 +9,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commodity_platform.deploy.phases import PHASES_BY_NAME, Phase, PhaseOptions, Stage, render_variables
 from commodity_platform.errors import ConfigError
+
+if TYPE_CHECKING:
+    from commodity_platform.deploy.secrets import ConnectionGetter
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +79,25 @@ def plan_phase(phase: Phase, options: PhaseOptions) -> list[StagePlan]:
     return plans
 
 
-def deploy_phase(phase_name: str, api_client: Any, options: PhaseOptions) -> PhaseReport:
-    """Apply one phase and wait until it is ready (or, with ``dry_run``, report the diff only)."""
+def plan_secrets(phase: Phase, connections: ConnectionGetter | None = None) -> dict[str, list[str]]:
+    """Resolve the phase's Secrets from their Airflow connections: Secret name -> key names (never values).
+
+    Run by the plan task so a missing connection or key fails before the phase applies anything.
+    """
+    from commodity_platform.deploy.secrets import describe_secrets
+
+    return describe_secrets(phase.secrets, connections) if phase.secrets else {}
+
+
+def deploy_phase(
+    phase_name: str, api_client: Any, options: PhaseOptions, *, connections: ConnectionGetter | None = None
+) -> PhaseReport:
+    """Apply one phase and wait until it is ready (or, with ``dry_run``, report the diff only).
+
+    :param connections: where Secret values come from (default: Airflow connections); tests pass a fake.
+    """
     from commodity_platform.deploy.integrations import ACTIONS
+    from commodity_platform.deploy.secrets import build_secrets
     from commodity_platform.k8s.apply import ApplyEngine
     from commodity_platform.k8s.diagnosis import log_diagnosis
     from commodity_platform.k8s.manifests import apply_order
@@ -88,6 +107,8 @@ def deploy_phase(phase_name: str, api_client: Any, options: PhaseOptions) -> Pha
     started = time.monotonic()
     deadline = started + options.timeout_seconds
     plans = plan_phase(phase, options)
+    # Every Secret is resolved before anything is applied: a missing connection/key leaves the cluster as it was.
+    secrets = build_secrets(phase.secrets, connections) if phase.secrets else []
     report = PhaseReport(phase=phase.name, dry_run=options.dry_run)
     engine = ApplyEngine(api_client, namespace=options.namespace, dry_run=options.dry_run)
 
@@ -115,8 +136,12 @@ def deploy_phase(phase_name: str, api_client: Any, options: PhaseOptions) -> Pha
         )
 
     try:
-        if any(plan.manifests for plan in plans):
+        if secrets or any(plan.manifests for plan in plans):
             record(engine.ensure_namespace())
+        if secrets:
+            log.info("%s: applying %d secret(s) from Airflow connections", phase.name, len(secrets))
+            for result in engine.apply_all(secrets):
+                record(result)
         for plan in plans:
             if not plan.manifests:
                 continue

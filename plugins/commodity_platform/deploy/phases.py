@@ -57,6 +57,9 @@ class Phase:
     # Work beyond manifests, done by another package (see commodity_platform.deploy.integrations).
     action: str | None = None
     optional_manifests: bool = False
+    # Kubernetes Secrets built from Airflow connections (commodity_platform.deploy.secrets) and applied
+    # before the phase's first stage, because its workloads mount or reference them.
+    secrets: tuple[str, ...] = ()
 
     @property
     def directory_name(self) -> str:
@@ -113,7 +116,8 @@ PHASES: tuple[Phase, ...] = (
         ("kafka",),
         (Stage("kafka-connect", "*.yaml", requires_crds=(f"kafkatopics.{STRIMZI_GROUP}",)),),
         600,
-        "Schema Registry and a 3-worker Kafka Connect cluster (Avro, JMX metrics, config providers)",
+        "Secret kafka-connect-credentials, Schema Registry and a 3-worker Kafka Connect cluster",
+        secrets=("kafka-connect-credentials",),
     ),
     Phase(
         4,
@@ -129,7 +133,8 @@ PHASES: tuple[Phase, ...] = (
             ),
         ),
         1200,
-        "doris-operator (pinned Helm chart) and a DorisCluster with 3 FE + 3 BE",
+        "Secret doris-credentials, doris-operator (pinned Helm chart) and a DorisCluster with 3 FE + 3 BE",
+        secrets=("doris-credentials",),
     ),
     Phase(
         5,
@@ -147,8 +152,11 @@ PHASES: tuple[Phase, ...] = (
         ("flink-operator", "kafka"),
         (Stage("flink-apps", "*.yaml", requires_crds=("flinkdeployments.flink.apache.org",)),),
         900,
-        "FlinkDeployments: data-enricher, price-aggregator, anomaly-detector",
+        "FlinkDeployments: data-enricher, price-aggregator, anomaly-detector (Secret doris-credentials)",
         optional_manifests=True,
+        # The price-aggregator reads DORIS_USER/DORIS_PASSWORD from it; applied here too (idempotent, same
+        # field manager) so flink-apps can be deployed without the doris phase.
+        secrets=("doris-credentials",),
     ),
     Phase(
         7,
@@ -192,6 +200,8 @@ DEFAULT_IMAGE_TAGS: dict[str, str] = {
     "doris_operator_chart_version": "26.0.1",
     "doris_fe": "apache/doris:fe-2.1.10",
     "doris_be": "apache/doris:be-2.1.10",
+    # The PyFlink jobs image, built from include/flink/Dockerfile (Flink version = the tag's version).
+    "flink_jobs": "commodity-platform/flink-jobs:1.20.3",
 }
 
 

@@ -14,7 +14,9 @@ The DynamicClient is built from the ``ApiClient`` of the cncf.kubernetes provide
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import copy
 import difflib
 import logging
 import os
@@ -122,7 +124,54 @@ def _clean(obj: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+_SECRET_FIELDS = ("data", "stringData")
+
+
+def _is_secret(obj: dict[str, Any] | None) -> bool:
+    return bool(obj) and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def redact_secrets(
+    live: dict[str, Any] | None, desired: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Secret values replaced by markers that only say whether a key is unchanged, changed, added or removed.
+
+    Why markers and not hashes: a hash of a short password can be brute-forced; key names and "changed" are
+    all an operator needs from a diff or a log. Non-Secret objects are returned as they are.
+    """
+    if not (_is_secret(desired) or _is_secret(live)):
+        return live, desired
+    live_out = copy.deepcopy(live) if live else live
+    desired_out = copy.deepcopy(desired)
+    for name in _SECRET_FIELDS:
+        old = (live or {}).get(name) or {}
+        new = desired.get(name) or {}
+        if live_out is not None and name in live_out:
+            live_out[name] = {k: "<redacted>" if new.get(k) == v else "<redacted: old value>" for k, v in old.items()}
+        if name in desired_out:
+            desired_out[name] = {
+                k: "<redacted>" if old.get(k) == v else "<redacted: new value>" for k, v in (new or {}).items()
+            }
+    return live_out, desired_out
+
+
+def scrub(text: str, body: dict[str, Any]) -> str:
+    """``text`` with every value of a Secret body (base64 and decoded) replaced by ``***``."""
+    if not _is_secret(body):
+        return text
+    values: set[str] = set()
+    for name in _SECRET_FIELDS:
+        for value in (body.get(name) or {}).values():
+            values.add(str(value))
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                values.add(base64.b64decode(str(value), validate=True).decode("utf-8"))
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 def unified_diff(live: dict[str, Any] | None, desired: dict[str, Any], ref: str) -> str:
+    live, desired = redact_secrets(live, desired)
     before = yaml.safe_dump(_clean(live), sort_keys=True).splitlines() if live else []
     after = yaml.safe_dump(_clean(desired), sort_keys=True).splitlines()
     return "\n".join(difflib.unified_diff(before, after, fromfile=f"live/{ref}", tofile=f"desired/{ref}", lineterm=""))
@@ -243,7 +292,11 @@ class ApplyEngine:
             ):
                 applied = self._recreate(resource, body, name, ns, manifest)
             else:
-                raise self._permanent(manifest, exc) from exc
+                raise self._permanent(manifest, exc, body) from exc
+        except TemporaryError as exc:
+            if _is_secret(body):  # the API server's message could quote the rejected object
+                raise TemporaryError(scrub(str(exc), body)) from None
+            raise
         return self._result(manifest, live, applied, ns)
 
     def _get_live(self, resource: Any, name: str, ns: str | None) -> dict[str, Any] | None:
@@ -281,8 +334,8 @@ class ApplyEngine:
             time.sleep(0.5)
         return self._server_side_apply(resource, body, name, ns)
 
-    def _permanent(self, manifest: Manifest, exc: DynamicApiError) -> PlatformError:
-        message = exc.summary() if hasattr(exc, "summary") else str(exc)
+    def _permanent(self, manifest: Manifest, exc: DynamicApiError, body: dict[str, Any]) -> PlatformError:
+        message = scrub(exc.summary() if hasattr(exc, "summary") else str(exc), body)
         if exc.status and 400 <= exc.status < 500:
             return ConfigError(f"{manifest.source}: {manifest.ref} rejected by the API server: {message}")
         return TemporaryError(f"{manifest.source}: {manifest.ref}: {message}")
@@ -298,7 +351,9 @@ class ApplyEngine:
                 action = "would-configure"
             else:
                 action, diff = "unchanged", ""
-            return ObjectResult(manifest.ref, ns, action, manifest.source, diff=diff, body=applied)
+            return ObjectResult(
+                manifest.ref, ns, action, manifest.source, diff=diff, body=redact_secrets(None, applied)[1]
+            )
         # Compare the object without status and server bookkeeping: a controller updating status (and so the
         # resourceVersion) between our read and our apply must not count as a change made by this deploy.
         if live is None:
@@ -309,7 +364,7 @@ class ApplyEngine:
             action = "configured"
         else:
             action = "unchanged"
-        return ObjectResult(manifest.ref, ns, action, manifest.source, body=applied)
+        return ObjectResult(manifest.ref, ns, action, manifest.source, body=redact_secrets(None, applied)[1])
 
     def apply_all(self, manifests: Iterable[Manifest]) -> list[ObjectResult]:
         results = []
@@ -344,6 +399,8 @@ __all__ = [
     "ApplyEngine",
     "ObjectResult",
     "is_transient",
+    "redact_secrets",
+    "scrub",
     "unified_diff",
     "with_retries",
 ]

@@ -70,20 +70,50 @@ class Manifest:
         return f"{self.kind}/{self.name}"
 
 
+#: The time-range parameters of the use-case SQL (pyformat, as MySQLdb/DorisHook take them) and the Grafana
+#: MySQL-datasource macros they become inside a dashboard panel.
+GRAFANA_TIME_MACROS: dict[str, str] = {"%(start)s": "$__timeFrom()", "%(end)s": "$__timeTo()"}
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+def _sql_file(name: str, source: str) -> str:
+    path = INCLUDE_DIR / "sql" / name.split(":", 1)[1]
+    if not path.is_file():
+        raise ConfigError(f"{source}: placeholder ${{dp:{name}}} refers to missing file {path}")
+    return path.read_text(encoding="utf-8")
+
+
+def grafana_sql(sql: str, *, source: str) -> str:
+    """The use-case SQL with its ``%(start)s``/``%(end)s`` parameters replaced by Grafana's time macros.
+
+    Any other pyformat parameter has no Grafana equivalent, so it is a :class:`ConfigError`.
+    """
+    unknown = sorted({m.group(0) for m in _PYFORMAT.finditer(sql)} - set(GRAFANA_TIME_MACROS))
+    if unknown:
+        raise ConfigError(f"{source}: parameters {unknown} have no Grafana macro (known: start, end)")
+    for parameter, macro in GRAFANA_TIME_MACROS.items():
+        sql = sql.replace(parameter, macro)
+    return sql
+
+
 def render_text(text: str, variables: Mapping[str, str], *, source: str) -> str:
     """Substitute ``${dp:name}`` placeholders; an unknown name is a :class:`ConfigError` naming the file.
 
-    ``${dp:sqljson:<path under include/sql>}`` inserts a SQL file JSON-escaped (for a string inside dashboard
-    JSON) so the use-case queries have a single source of truth in ``include/sql/use_cases/``.
+    Two placeholders insert a SQL file of ``include/sql`` JSON-escaped (valid inside a double-quoted YAML
+    scalar and inside dashboard JSON), so the use-case queries have a single source of truth in
+    ``include/sql/use_cases/``:
+
+    * ``${dp:sqljson:<path>}`` the file exactly as it is (the ``use-case-queries`` ConfigMap);
+    * ``${dp:sqlgrafana:<path>}`` the same with ``%(start)s``/``%(end)s`` turned into Grafana's
+      ``$__timeFrom()``/``$__timeTo()`` (dashboard panels).
     """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name.startswith("sqljson:"):
-            path = INCLUDE_DIR / "sql" / name.split(":", 1)[1]
-            if not path.is_file():
-                raise ConfigError(f"{source}: placeholder ${{dp:{name}}} refers to missing file {path}")
-            return json.dumps(path.read_text(encoding="utf-8").strip())[1:-1]
+            return json.dumps(_sql_file(name, source))[1:-1]
+        if name.startswith("sqlgrafana:"):
+            return json.dumps(grafana_sql(_sql_file(name, source), source=source))[1:-1]
         if name not in variables:
             known = ", ".join(sorted(variables))
             raise ConfigError(f"{source}: unknown placeholder ${{dp:{name}}} (known: {known})")
