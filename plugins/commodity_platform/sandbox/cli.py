@@ -156,6 +156,36 @@ def _prices_backfill_and_quality(sandbox: Sandbox, env: dict[str, str], logs: Pa
     return failures
 
 
+def _deploy_platform(env: dict[str, str], logs: Path) -> int:
+    """The eight deploy phases against a Kubernetes API emulator, twice (the second must change nothing)."""
+    import secrets
+
+    from commodity_platform.deploy.secrets import connector_secret_keys
+    from commodity_platform.k8s.emulator import KubernetesEmulator
+    from commodity_platform.sandbox.k8s_stand_ins import job_effects, monitoring_crds
+
+    failures = 0
+    with KubernetesEmulator(delay=0.5, on_job_complete=job_effects(), preinstalled=monitoring_crds()) as k8s:
+        env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = k8s.airflow_connection_uri_json()
+        # Throwaway values for the connector secrets the specs reference; they stay in this environment.
+        values = {key: secrets.token_urlsafe(16) for key in sorted(connector_secret_keys())}
+        env["AIRFLOW_CONN_KAFKA_CONNECT_SECRETS"] = json.dumps({"conn_type": "generic", "extra": values})
+        conf: dict[str, Any] = {}  # the defaults: all phases, namespace data-platform
+        for title in ("deploy all eight phases to the Kubernetes API emulator", "deploy again (must change nothing)"):
+            run = run_dag(env, "streaming_platform_deploy", conf=conf, log_dir=logs)
+            _print_run(title, run)
+            changed = (run["results"].get("summary") or {}).get("changed")
+            print(f"   objects created or changed: {changed}")
+            failures += run["state"] != "success"
+        failures += changed != 0
+        log_text = Path(run["log"]).read_text()
+        leaked = [key for key, value in values.items() if value in log_text]
+        if leaked:
+            print(f"   SECRET VALUES IN THE LOG for keys {leaked}")
+            failures += 1
+    return failures
+
+
 def demo() -> int:
     """The README's main command: a fresh sandbox, the DAGs run for real, their results shown."""
     failures = 0
@@ -189,6 +219,8 @@ def demo() -> int:
             failures += sum(r["state"] != "success" for r in (first, second)) + (writes != 0)
             # Still inside the emulator: the error-rate check also reads the connectors' status.
             failures += _prices_backfill_and_quality(sandbox, env, logs)
+            # And the deploy DAG's connectors phase reconciles against it.
+            failures += _deploy_platform(env, logs)
 
         print("\n== warehouse (sandbox MariaDB standing in for Doris)")
         for (table,) in _query(sandbox, "SHOW TABLES"):
