@@ -19,6 +19,7 @@ import yaml
 
 # Airflow's environment and the ``airflow_db`` fixture come from tests/conftest.py (the shared one).
 from commodity_platform.k8s.emulator import KubernetesEmulator
+from commodity_platform.sandbox.k8s_stand_ins import operator_deployment
 
 REFERENCE_CRDS = Path(os.environ.get("PLATFORM_REFERENCE_CRDS", "/work/shared/reference/crds"))
 
@@ -30,20 +31,6 @@ def load_crd(filename: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def _operator_deployment(name: str, replicas: int = 1) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "op", "image": name}]}},
-        },
-    }
-
-
 def job_effects() -> dict[str, list[dict[str, Any]]]:
     """What each Helm-install Job of the manifests installs (CRDs from the upstream chart + operator)."""
     return {
@@ -53,16 +40,16 @@ def job_effects() -> dict[str, list[dict[str, Any]]]:
             load_crd("kafkatopics.kafka.strimzi.io.yaml"),
             load_crd("kafkaconnects.kafka.strimzi.io.yaml"),
             load_crd("kafkaconnectors.kafka.strimzi.io.yaml"),
-            _operator_deployment("strimzi-cluster-operator"),
+            operator_deployment("strimzi-cluster-operator"),
         ],
         "flink-operator-helm-install": [
             load_crd("flinkdeployments.flink.apache.org.yaml"),
             load_crd("flinksessionjobs.flink.apache.org.yaml"),
-            _operator_deployment("flink-kubernetes-operator", replicas=2),
+            operator_deployment("flink-kubernetes-operator", replicas=2),
         ],
         "doris-operator-helm-install": [
             load_crd("dorisclusters.doris.selectdb.com.yaml"),
-            _operator_deployment("doris-operator"),
+            operator_deployment("doris-operator"),
         ],
     }
 

@@ -59,7 +59,8 @@ def stand_in_crd(group: str, version: str, kind: str, plural: str) -> JsonDict:
     }
 
 
-def _operator_deployment(name: str, replicas: int) -> JsonDict:
+def operator_deployment(name: str, replicas: int = 1) -> JsonDict:
+    """The Deployment an operator chart creates (what the readiness gate waits for)."""
     labels = {"app.kubernetes.io/name": name}
     return {
         "apiVersion": "apps/v1",
@@ -76,7 +77,7 @@ def _operator_deployment(name: str, replicas: int) -> JsonDict:
 def job_effects() -> dict[str, list[JsonDict]]:
     """For each Helm-install Job name: the objects its chart would create."""
     return {
-        job: [stand_in_crd(*kind) for kind in kinds] + [_operator_deployment(*_OPERATORS[job])]
+        job: [stand_in_crd(*kind) for kind in kinds] + [operator_deployment(*_OPERATORS[job])]
         for job, kinds in _CHART_KINDS.items()
     }
 
