@@ -3,7 +3,8 @@
 Goal (issue #4): the backfill (DELETE + INSERT ... SELECT of the full bar definition, in one transaction)
 takes <= 1.2x a bare ``SELECT commodity_code, <minute>, COUNT(*), MIN(price), MAX(price), SUM(volume)
 ... GROUP BY commodity_code, minute`` over the same ticks, measured in the same run. Second baseline:
-pulling the ticks into pandas and computing the bars there.
+pulling the ticks into pandas and computing the bars there. A third case rebuilds the window as two
+half-day chunks on two connections at once, to show whether the second core helps (it does not here).
 
 Runs on its own sandbox (``Sandbox("bench")``, a private MariaDB) and leaves nothing behind. Each
 measurement is repeated ``--repeat`` times, interleaved so machine noise hits all of them alike; the
@@ -26,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT), str(ROOT / "benchmarks")]
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="ohlc-bench-airflow-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 import logging  # noqa: E402
+
+from bare_scan import run_bare_scan  # noqa: E402
 
 from commodity_platform.ohlc.backfill import OhlcBackfill  # noqa: E402
 from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks  # noqa: E402
@@ -40,14 +43,6 @@ from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox  # noqa:
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 END = datetime(2026, 1, 2, tzinfo=timezone.utc)
 PARAMS = {"window_start": "2026-01-01 00:00:00", "window_end": "2026-01-02 00:00:00"}
-# Same minute expression as bars.sql, so the only difference is what is aggregated.
-MINUTE = ("TIMESTAMPADD(MINUTE, TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), event_time), "
-          "CAST('1970-01-01 00:00:00' AS DATETIME))")
-BARE_SCAN = (
-    f"SELECT commodity_code, {MINUTE} AS minute, COUNT(*), MIN(price), MAX(price), SUM(volume) "
-    "FROM energy_prices_rt WHERE event_time >= %(window_start)s AND event_time < %(window_end)s "
-    "GROUP BY commodity_code, minute"
-)
 PULL_TICKS = ("SELECT commodity_code, event_time, price, volume FROM energy_prices_rt "
               "WHERE event_time >= %(window_start)s AND event_time < %(window_end)s")
 
@@ -62,9 +57,7 @@ def connect(sandbox: Sandbox) -> Any:
 def bare_scan(sandbox: Sandbox) -> int:
     conn = connect(sandbox)
     try:
-        cur = conn.cursor()
-        cur.execute(BARE_SCAN, PARAMS)
-        return len(cur.fetchall())
+        return run_bare_scan(conn, PARAMS)
     finally:
         conn.close()
 
@@ -72,6 +65,22 @@ def bare_scan(sandbox: Sandbox) -> int:
 def backfill(sandbox: Sandbox) -> int:
     report = OhlcBackfill(lambda: connect(sandbox), doris=False).run(Window(START, END))
     return report.bars_written
+
+
+def backfill_two_connections(sandbox: Sandbox) -> int:
+    """The window as two half-day chunks rebuilt at once on two connections (threads).
+
+    Kept as evidence, not as the product's mode: MariaDB runs one query per thread, so this is the only
+    way to use the second core; on this 2-vCPU machine it is slower than one connection, because each
+    chunk still scans the whole (unpartitioned) table and the two threads contend for the same cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    middle = START + (END - START) / 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda w: OhlcBackfill(lambda: connect(sandbox), doris=False).run(w),
+                                [Window(START, middle), Window(middle, END)]))
+    return sum(r.bars_written for r in reports)
 
 
 def pandas_bars(sandbox: Sandbox) -> int:
@@ -125,7 +134,8 @@ def main() -> int:
               f"{generated:.1f} s, loaded (LOAD DATA LOCAL INFILE) in {load_seconds:.1f} s")
 
         cases: dict[str, Callable[[Sandbox], int]] = {
-            "bare aggregate scan": bare_scan, "ohlc backfill": backfill, "pandas (pull + compute)": pandas_bars,
+            "bare aggregate scan": bare_scan, "ohlc backfill": backfill,
+            "backfill, 2 connections": backfill_two_connections, "pandas (pull + compute)": pandas_bars,
         }
         bare_scan(sandbox)  # warm the buffer pool so the first case does not pay the cold read
         times: dict[str, list[float]] = {name: [] for name in cases}
