@@ -6,7 +6,7 @@ its params, so every run states its full conf explicitly.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -88,3 +88,40 @@ def test_bad_conf_fails_at_once_without_retry_and_writes_nothing(dagbag, airflow
     assert states["resolve_window"] == ("failed", 1), states
     assert states["rebuild_bars"][0] == "upstream_failed"
     assert stored_bars(db) == {}
+
+
+def test_backfill_ranges_map_to_hourly_windows_and_a_run_without_window_rebuilds_its_interval(
+        dagbag, airflow_db, db) -> None:
+    """What ``airflow backfill create`` relies on: the DAG's schedule has real hourly data intervals (an
+    Airflow 3 cron schedule alone would give start == end), and a run without start/end rebuilds exactly
+    its data interval. (Backfills refuse future dates, hence ticks in the past here.)"""
+    from airflow.models.backfill import ReprocessBehavior, _do_dry_run
+    from airflow.utils.session import create_session
+
+    utc = timezone.utc
+    first_hour, last_hour = datetime(2026, 1, 1, 22, 0), datetime(2026, 1, 2, 2, 0)
+    ticks = generate_ticks(first_hour, last_hour, n_ticks=4_000, commodities=["WTI", "BRENT"],
+                           faults=Faults(invalid=0.02, duplicate_ts=0.03), seed=7)
+    load_ticks(db, ticks)
+    dag = dagbag.get_dag("ohlc_backfill")
+
+    # A manual run at 01:00 has the last complete hour, [00:00, 01:00), as its data interval.
+    run = dag.test(logical_date=datetime(2026, 1, 2, 1, 0, tzinfo=utc),
+                   run_conf=conf(start=None, end=None))
+
+    assert str(run.state) == "success", task_states(run)
+    interval = (datetime(2026, 1, 2, 0, 0), datetime(2026, 1, 2, 1, 0))
+    assert (run.data_interval_start.replace(tzinfo=None), run.data_interval_end.replace(tzinfo=None)) == interval
+    expected = reference_bars(ticks.rows(), *interval)
+    assert len(expected) > 60  # both codes, most minutes of the hour
+    assert_bars_match(stored_bars(db), expected)  # all stored bars: nothing outside the interval was written
+    # Airflow's own backfill planner (what `airflow backfill create --dry-run` prints) on the DAG as the
+    # scheduler sees it: one run per hour, each with that hour as its data interval.
+    with create_session() as session:
+        planned = list(_do_dry_run(dag_id="ohlc_backfill", from_date=datetime(2026, 1, 1, 23, tzinfo=utc),
+                                   to_date=datetime(2026, 1, 2, 1, tzinfo=utc), reverse=False,
+                                   reprocess_behavior=ReprocessBehavior.COMPLETED, session=session))
+    assert [(i.data_interval.start.replace(tzinfo=None), i.data_interval.end.replace(tzinfo=None))
+            for i in planned] == [(datetime(2026, 1, 1, 23), datetime(2026, 1, 2, 0)),
+                                  (datetime(2026, 1, 2, 0), datetime(2026, 1, 2, 1)),
+                                  (datetime(2026, 1, 2, 1), datetime(2026, 1, 2, 2))]

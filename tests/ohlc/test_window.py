@@ -30,6 +30,16 @@ def test_without_params_the_data_interval_is_the_window() -> None:
                                                          INTERVAL["data_interval_end"], "data_interval")
 
 
+def test_a_pendulum_data_interval_as_airflow_passes_it_gives_a_plain_window() -> None:
+    import pendulum
+
+    window = resolve_window({}, data_interval_start=pendulum.datetime(2026, 1, 1, 10, tz="UTC"),
+                            data_interval_end=pendulum.datetime(2026, 1, 1, 11, tz="UTC"))
+
+    assert type(window.start) is datetime and type(window.end) is datetime
+    assert window.minutes == 60 and len(window.chunks(15)) == 4
+
+
 def test_chunks_cut_at_utc_midnight() -> None:
     window = Window(datetime(2026, 1, 1, 22, tzinfo=UTC), datetime(2026, 1, 3, 1, tzinfo=UTC))
     assert [(a.isoformat(), b.isoformat()) for a, b in window.chunks()] == [

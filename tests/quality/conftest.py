@@ -61,7 +61,7 @@ def dq_dag(dagbag):
 def run_dq(dq_dag, airflow_db, tmp_path) -> Callable[..., Any]:
     """Run the DAG with dag.test(); the conf is always complete (an earlier run's params can linger)."""
 
-    def run(instance: str, **overrides: Any) -> Any:
+    def run(instance: str, *, logical_date: datetime | None = None, **overrides: Any) -> Any:
         conf = {
             "as_of": AS_OF_ISO,
             "start": None,
@@ -74,7 +74,9 @@ def run_dq(dq_dag, airflow_db, tmp_path) -> Callable[..., Any]:
             "report_dir": str(tmp_path / "reports"),
             **overrides,
         }
-        return dq_dag.test(run_conf=conf)
+        if logical_date is None:
+            return dq_dag.test(run_conf=conf)
+        return dq_dag.test(run_conf=conf, logical_date=logical_date)
 
     return run
 

@@ -7,7 +7,7 @@ state and as the pushed metric read back from the Pushgateway.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -43,6 +43,16 @@ def test_clean_data_passes_every_check(clean_data, run_dq, sandbox) -> None:
     lag = metrics[("streaming_dq_freshness_lag_seconds", (("commodity_code", "WTI"), ("table", "energy_prices_rt")))]
     assert 0 <= lag < 60
     assert 0 < metrics[("streaming_dq_ingest_latency_p95_seconds", (("table", "energy_prices_rt"),))] < 1
+
+
+def test_a_scheduled_run_without_as_of_evaluates_at_its_data_interval_end(clean_data, run_dq, sandbox) -> None:
+    """The scheduled path: no as_of in the conf, so the run's data-interval end (a pendulum DateTime from
+    Airflow) is the instant evaluated; on clean data laid out for AS_OF every check passes."""
+    run = run_dq("pytest-scheduled", as_of=None, logical_date=AS_OF.replace(tzinfo=timezone.utc))
+
+    assert run.data_interval_end.replace(tzinfo=None) == AS_OF
+    metrics = assert_only_failing(run, sandbox, "pytest-scheduled", None)
+    assert metrics[("streaming_dq_window_ticks", ())] == 3 * 60 * 6
 
 
 def test_stale_commodity_fails_freshness_only(dq_conn, run_dq, sandbox) -> None:

@@ -93,7 +93,11 @@ def parse_utc(value: Any, *, field_name: str) -> datetime:
             f"{field_name}: {value!r} has UTC offset {parsed.utcoffset()}; give UTC (suffix Z or +00:00) so bar "
             "minutes are unambiguous"
         )
-    return parsed.astimezone(timezone.utc)
+    utc = parsed.astimezone(timezone.utc)
+    # A plain datetime even when Airflow hands a pendulum DateTime (its data intervals): pendulum's
+    # differences are Interval objects that fail when divided by a timedelta.
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
+                    tzinfo=timezone.utc)
 
 
 def _check_aligned(value: datetime, field_name: str, raw: Any) -> None:
