@@ -6,7 +6,12 @@ its params, so every run states its full conf explicitly.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +75,17 @@ def test_dag_with_commodity_codes_and_a_second_run_changing_nothing(dagbag, airf
 
     assert str(second.state) == "success", task_states(second)
     assert stored_bars(db) == before
+
+
+def test_the_airflow_dags_test_command_of_the_issue(airflow_db, db, ticks) -> None:
+    """``airflow dags test ohlc_backfill -c '{"start": ..., "end": ...}'`` in a fresh process (real CLI)."""
+    window = {"start": "2031-05-01T23:00:00Z", "end": "2031-05-02T00:00:00Z"}
+    proc = subprocess.run([str(Path(sys.executable).with_name("airflow")), "dags", "test", "ohlc_backfill",
+                           "-c", json.dumps(window)],
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert_bars_match(stored_bars(db), reference_bars(ticks.rows(), START, datetime(2031, 5, 2, 0, 0)))
 
 
 @pytest.mark.parametrize("bad", [
