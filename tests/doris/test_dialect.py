@@ -80,6 +80,8 @@ def test_adaptation_translates_keys_and_reports_every_dropped_clause() -> None:
     assert "PARTITION BY RANGE dropped" in notes
     assert "DISTRIBUTED BY dropped" in notes
     assert "replication_num" in notes and "dynamic_partition.enable" in notes
+    assert adapted.sql.endswith("DEFAULT CHARACTER SET=utf8mb4 COLLATE=utf8mb4_nopad_bin")
+    assert "strings compare byte-wise as in Doris" in notes
 
 
 def test_duplicate_key_becomes_an_index() -> None:

@@ -87,6 +87,22 @@ def test_bars_equal_an_independent_reference(db, connect_db) -> None:
     assert ("WCS", datetime(2031, 3, 1, 23, 32)) not in bars  # only invalid ticks: no bar
 
 
+def test_codes_differing_in_case_or_trailing_space_are_separate_bars_as_in_doris(db, connect_db) -> None:
+    """Doris keys strings byte-wise; the sandbox tables are created byte-wise (NO PAD binary collation) so
+    'wti' and 'WTI ' do not fold into 'WTI' here either (the default collation would merge all three)."""
+    minute = datetime(2031, 3, 1, 23, 40)
+    rows = [(code, minute + timedelta(seconds=i), Decimal(80 + i), Decimal("1"))
+            for i, code in enumerate(["WTI", "wti", "WTI ", "WTI"])]
+    insert(db, rows)
+
+    OhlcBackfill(connect_db, doris=False).run(window())
+
+    bars = stored_bars(db)
+    assert sorted(code for code, _ in bars) == ["WTI", "WTI ", "wti"]
+    assert bars[("WTI", minute)]["tick_count"] == 2
+    assert_bars_match(bars, reference_bars(rows, START, END))
+
+
 def test_second_run_changes_nothing(db, connect_db) -> None:
     load_ticks(db, generate_ticks(START, END, n_ticks=5_000, commodities=3, faults=Faults.realistic(), seed=3))
     OhlcBackfill(connect_db, doris=False).run(window())

@@ -206,6 +206,10 @@ def lint_create_table(stmt: ParsedStatement, *, where: str) -> list[str]:
     return [f"{where}: {p}" for p in problems]
 
 
+#: The sandbox tables' collation: byte-wise and NO PAD, i.e. Doris' string semantics.
+BYTEWISE_COLLATION = "utf8mb4_nopad_bin"
+
+
 def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
     """Translate a Doris statement for a MySQL-protocol server that is not Doris (the sandbox)."""
     if stmt.kind is StatementKind.CREATE_ROUTINE_LOAD:
@@ -247,5 +251,10 @@ def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
             kept.append(prop)
     if dropped_props:
         notes.append(f"PROPERTIES dropped: {', '.join(dropped_props)}")
-    tree.set("properties", exp.Properties(expressions=kept) if kept else None)
+    # Doris compares, groups and keys strings byte by byte; MariaDB's default collation would fold case
+    # and ignore trailing spaces ('wti' = 'WTI ' = 'WTI'), merging what Doris keeps apart.
+    kept += [exp.CharacterSetProperty(this=exp.var("utf8mb4"), default=True),
+             exp.CollateProperty(this=exp.var(BYTEWISE_COLLATION), default=True)]
+    notes.append(f"strings compare byte-wise as in Doris (COLLATE {BYTEWISE_COLLATION})")
+    tree.set("properties", exp.Properties(expressions=kept))
     return AdaptedStatement(tree.sql(dialect="mysql"), notes)
