@@ -43,8 +43,8 @@
 --   before: one level, open/close as MIN/MAX of a DECIMAL(27,0) (time, price) key: select 1.92x, backfill
 --     1.79-1.89x (the key is DECIMAL arithmetic per row, computed for MIN and again for MAX, and each
 --     DECIMAL MIN/MAX is a decimal read-compare-write per row in MariaDB's GROUP BY temp table).
---   now: select 1.41-1.47x, backfill (DELETE + INSERT ... SELECT + COMMIT) 1.44-1.50x (bench: 2.042 s vs
---   1.357 s, median of 7).
+--   now: select 1.41-1.47x, backfill (DELETE + INSERT ... SELECT + COMMIT) 1.44-1.50x (bench: 1.860 s vs
+--   1.256 s, median of 7, byte-wise collation).
 --   pieces (server CPU): scan + valid filter ~0.2 s; hashing 1M rows into the group temp table ~0.7 s (the
 --   baseline pays it too); each further aggregate in that temp table ~0.1-0.3 s (SUM(price * volume)
 --   the dearest, DATETIME MIN/MAX next); the integer minute key instead of a DATETIME one saves ~0.15 s;
@@ -54,7 +54,7 @@
 --   SQL_BIG_RESULT (sorting 1M rows costs what the hash saves); first/last tick time as integer
 --   microseconds within the minute, ORDER BY NULL, BKA joins for the lookups, a binary-collated group
 --   key (each within the +-10 percent noise of the whole backfill, or MariaDB-only syntax); the window
---   as two half-day chunks on two connections (1.65x against 1.50x for one: each chunk still scans
+--   as two half-day chunks on two connections (1.68x against 1.48x for one: each chunk still scans
 --   the unpartitioned table and the two threads share the same 2 vCPUs). 1.2x is out of reach for one
 --   MariaDB thread: level 1 alone (7 aggregates vs the baseline's 4) already measures ~1.25x.
 SELECT
