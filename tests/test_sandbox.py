@@ -20,14 +20,8 @@ def test_services_listen_on_loopback_with_state_in_the_project(sandbox) -> None:
     ports = {sandbox.mariadb_port, sandbox.pushgateway_port, sandbox.prometheus_port}
     assert len(ports) == 3 and 3306 not in ports and 9090 not in ports
     assert sandbox.root.is_relative_to(PROJECT_ROOT / ".sandbox")
-    conn = sandbox.mysql_connect()
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT @@datadir, @@port")
-        datadir, port = cur.fetchone()
-        assert datadir.startswith(str(sandbox.root)) and port == sandbox.mariadb_port
-    finally:
-        conn.close()
+    ((datadir, port),) = sandbox.query("SELECT @@datadir, @@port", database=None)
+    assert datadir.startswith(str(sandbox.root)) and port == sandbox.mariadb_port
 
 
 def test_prometheus_loaded_every_prometheusrule_of_the_project(sandbox, tmp_path) -> None:

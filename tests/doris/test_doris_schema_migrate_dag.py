@@ -14,13 +14,9 @@ def task_states(dag_run) -> dict[str, str]:
 
 
 def database_exists(sandbox) -> bool:
-    conn = sandbox.mysql_connect()
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [DB])
-        return cur.fetchone()[0] == 1
-    finally:
-        conn.close()
+    rows = sandbox.query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [DB],
+                         database=None)
+    return rows[0][0] == 1
 
 
 @pytest.fixture

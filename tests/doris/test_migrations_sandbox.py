@@ -26,24 +26,9 @@ DDL_COUNTERS = ("Com_create_db", "Com_create_table", "Com_alter_table", "Com_dro
 
 
 def ddl_counters(sandbox) -> dict[str, int]:
-    conn = sandbox.mysql_connect()
-    try:
-        cur = conn.cursor()
-        names = ", ".join(f"'{n}'" for n in DDL_COUNTERS)
-        cur.execute(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})")
-        return {name: int(value) for name, value in cur.fetchall()}
-    finally:
-        conn.close()
-
-
-def rows(sandbox, sql: str) -> list[tuple]:
-    conn = sandbox.mysql_connect(DB)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return list(cur.fetchall())
-    finally:
-        conn.close()
+    names = ", ".join(f"'{n}'" for n in DDL_COUNTERS)
+    rows = sandbox.query(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})", database=None)
+    return {name: int(value) for name, value in rows}
 
 
 def migrator(migrations_dir: Path = MIGRATIONS_DIR, **settings) -> SchemaMigrator:
@@ -75,10 +60,10 @@ def test_fresh_server_gets_database_tables_and_history(fresh_server) -> None:
 
     report = m.migrate(plan)
 
-    tables = {r[0] for r in rows(fresh_server, "SHOW TABLES")}
+    tables = {r[0] for r in fresh_server.query("SHOW TABLES")}
     assert {"energy_prices_rt", "price_1min_agg", "market_alerts", "weather_events_rt", "trading_signals",
             "schema_history"} <= tables
-    history = rows(fresh_server, "SELECT script, version, checksum, success, description FROM schema_history "
+    history = fresh_server.query("SELECT script, version, checksum, success, description FROM schema_history "
                                  "ORDER BY version")
     files = {f.script: f for f in discover_migrations()}
     assert [(h[0], h[1], h[3]) for h in history] == [(s, f.version, 1) for s, f in files.items() if f.version]
@@ -140,13 +125,8 @@ def test_malformed_file_names_file_and_statement_and_records_nothing(fresh_serve
     with pytest.raises(ConfigError, match=rf"{NEXT}__add_broken_table\.sql statement 2: not valid Doris SQL"):
         migrator(migrations_copy).plan()
     # Validation happens before any statement: the new server is still untouched.
-    conn = fresh_server.mysql_connect()
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [DB])
-        assert cur.fetchone()[0] == 0
-    finally:
-        conn.close()
+    assert fresh_server.query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [DB],
+                              database=None) == [(0,)]
 
 
 def test_statement_rejected_by_server_is_recorded_failed_not_applied(fresh_server, migrations_copy) -> None:
@@ -158,7 +138,7 @@ def test_statement_rejected_by_server_is_recorded_failed_not_applied(fresh_serve
     with pytest.raises(PermanentError, match=rf"{NEXT}__add_currency_again\.sql statement 1 \[ALTER TABLE"):
         migrator(migrations_copy).migrate(migrator(migrations_copy).plan())
 
-    history = rows(fresh_server, "SELECT success, error_message FROM schema_history "
+    history = fresh_server.query("SELECT success, error_message FROM schema_history "
                                  f"WHERE script = '{NEXT}__add_currency_again.sql'")
     assert len(history) == 1 and history[0][0] == 0 and "Duplicate column" in history[0][1]
     assert [p.file.script for p in migrator(migrations_copy).plan().pending] == [f"{NEXT}__add_currency_again.sql"]

@@ -97,16 +97,6 @@ def _print_run(title: str, run: dict[str, Any]) -> None:
         print(f"   {task_id:<28} {state:<9} {shown[:300]}")
 
 
-def _query(sandbox: Sandbox, sql: str) -> list[tuple[Any, ...]]:
-    conn = sandbox.mysql_connect(DORIS_DATABASE)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -131,13 +121,8 @@ def _prices_backfill_and_quality(sandbox: Sandbox, env: dict[str, str], logs: Pa
 
     # Injected fault: one bar in the checked window no longer matches its ticks.
     corrupted = now - timedelta(minutes=10)
-    conn = sandbox.mysql_connect(DORIS_DATABASE)
-    try:
-        conn.cursor().execute(
-            "UPDATE price_1min_agg SET close_price = close_price * 1.07 WHERE commodity_code = 'WTI' "
-            "AND bar_start = %s", [corrupted])
-    finally:
-        conn.close()
+    sandbox.query("UPDATE price_1min_agg SET close_price = close_price * 1.07 WHERE commodity_code = 'WTI' "
+                  "AND bar_start = %s", [corrupted])
     print(f"\n== injected faults: WTI bar {corrupted:%H:%M} close price +7 %; COAL_API2 feed stale")
 
     conf = {"as_of": _iso(now), "freshness_tables": {"energy_prices_rt": 300, "price_1min_agg": 360},
@@ -223,9 +208,9 @@ def demo() -> int:
             failures += _deploy_platform(env, logs)
 
         print("\n== warehouse (sandbox MariaDB standing in for Doris)")
-        for (table,) in _query(sandbox, "SHOW TABLES"):
+        for (table,) in sandbox.query("SHOW TABLES"):
             print(f"   table {table}")
-        for script, success, ms in _query(sandbox, "SELECT script, success, execution_ms FROM schema_history "
+        for script, success, ms in sandbox.query("SELECT script, success, execution_ms FROM schema_history "
                                                    "ORDER BY installed_on"):
             print(f"   history {script:<58} success={bool(success)} {ms} ms")
 

@@ -227,12 +227,18 @@ class Sandbox:
         return MySQLdb.connect(host="127.0.0.1", port=self.mariadb_port, user=_SANDBOX_USER,
                                passwd=self.password, autocommit=True, **kwargs)
 
-    def drop_database(self, database: str = DORIS_DATABASE) -> None:
-        conn = self.mysql_connect()
+    def query(self, sql: str, params: Any = None, *, database: str | None = DORIS_DATABASE) -> list[tuple[Any, ...]]:
+        """Run one statement on a short-lived connection (autocommit); returns its rows (none for DML/DDL)."""
+        conn = self.mysql_connect(database)
         try:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            return list(cur.fetchall())
         finally:
             conn.close()
+
+    def drop_database(self, database: str = DORIS_DATABASE) -> None:
+        self.query(f"DROP DATABASE IF EXISTS `{database}`", database=None)
 
     # -- Pushgateway and Prometheus -----------------------------------------------------------------
 
