@@ -42,30 +42,34 @@ CONN_ID = "doris_default"
     tags=["doris", "schema", "commodity-platform"],
     params={
         "dry_run": Param(
-            False, type="boolean", description="Only validate the files and log the plan; change nothing."
+            False, type="boolean", title="Dry run",
+            description="Only validate the files and log the plan; change nothing.",
         ),
         "target_version": Param(
             None,
             type=["null", "integer"],
             minimum=1,
-            description="Apply versions up to and including this one (empty: all pending).",
+            title="Target version",
+            description="Apply versions up to and including this one, e.g. 3 for V003 (empty: all pending).",
         ),
         "replication_num": Param(
-            3, type="integer", minimum=1, maximum=7,
+            3, type="integer", minimum=1, maximum=7, title="Replication number",
             description="Doris replicas per tablet for new tables and partitions (${replication_num}).",
         ),
         "raw_retention_days": Param(
-            30, type="integer", minimum=1,
+            30, type="integer", minimum=1, title="Raw data retention (days)",
             description="Days of raw ticks/weather events kept by dynamic partitions (${raw_retention_days}).",
         ),
         "agg_retention_days": Param(
-            730, type="integer", minimum=1,
+            730, type="integer", minimum=1, title="Aggregate retention (days)",
             description="Days of bars, alerts and signals kept by dynamic partitions (${agg_retention_days}).",
         ),
         "kafka_broker_list": Param(
             "platform-kafka-bootstrap.data-platform.svc:9092",
             type="string",
-            description="Comma-separated host:port list the Routine Loads consume from (${kafka_broker_list}).",
+            title="Kafka broker list",
+            description="Comma-separated host:port list the Routine Loads consume from, e.g. "
+                        "kafka-0:9092,kafka-1:9092 (${kafka_broker_list}).",
         ),
     },
 )

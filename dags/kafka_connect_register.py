@@ -42,17 +42,21 @@ CONN_ID = "kafka_connect_default"
         "dry_run": Param(
             False,
             type="boolean",
+            title="Dry run",
             description="Only log the config diffs and state changes (validation still runs); write nothing.",
         ),
         "connectors": Param(
             [],
             type="array",
             items={"type": "string", "pattern": "^cp-[a-z0-9-]+$"},
-            description="Connector names to reconcile (e.g. cp-sink-doris). Empty = all specs.",
+            title="Connectors",
+            # An array of strings renders as a textarea that splits on new lines (Airflow UI FlexibleForm).
+            description="Connector names to reconcile, one per line (e.g. cp-sink-doris). Empty = all specs.",
         ),
         "prune": Param(
             False,
             type="boolean",
+            title="Prune connectors without a spec",
             description="Delete cp-* connectors that have no spec file. Never touches any other connector.",
         ),
     },

@@ -51,26 +51,27 @@ CONN_ID = "doris_default"
     tags=["ohlc", "doris", "backfill", "commodity-platform"],
     params={
         "start": Param(
-            None, type=["null", "string"],
+            None, type=["null", "string"], title="Window start (UTC)",
             description="Window start, ISO-8601 UTC, whole minute, inclusive (e.g. 2026-01-01T00:00:00Z). "
                         "Empty: the run's data interval.",
         ),
         "end": Param(
-            None, type=["null", "string"],
+            None, type=["null", "string"], title="Window end (UTC)",
             description="Window end, ISO-8601 UTC, whole minute, exclusive (e.g. 2026-01-02T00:00:00Z). "
                         "Give both start and end or neither.",
         ),
         "commodity_codes": Param(
-            None, type=["null", "array"], items={"type": "string"},
-            description="Only these commodity codes (e.g. [\"WTI\", \"BRENT\"]); empty: all. A code with no "
-                        "ticks at all fails the run.",
+            None, type=["null", "array"], items={"type": "string"}, title="Commodity codes",
+            # An array of strings renders as a textarea that splits on new lines (Airflow UI FlexibleForm).
+            description="Only rebuild these commodity codes, one code per line (e.g. WTI, then BRENT on the "
+                        "next line); empty: all. A code with no ticks at all fails the run.",
         ),
         "max_span_days": Param(
-            31, type="integer", minimum=1,
+            31, type="integer", minimum=1, title="Maximum window (days)",
             description="Safety limit on the window length in days; raise deliberately for a bigger rebuild.",
         ),
         "chunk_minutes": Param(
-            1440, type="integer", minimum=1, maximum=10080,
+            1440, type="integer", minimum=1, maximum=10080, title="Chunk size (minutes)",
             description="Minutes per write statement/transaction (default a day, aligned to UTC midnight).",
         ),
     },

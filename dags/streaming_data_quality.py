@@ -74,41 +74,53 @@ def _check(name: str) -> dict[str, Any]:
     default_args=DEFAULT_ARGS,
     tags=["data-quality", "monitoring", "commodity-platform"],
     params={
-        "as_of": Param(None, type=_TIMESTAMP, description=(
-            "Evaluate as of this instant (ISO-8601, UTC if no offset) instead of the run's data-interval end; "
+        "as_of": Param(None, type=_TIMESTAMP, title="Evaluate as of (UTC)", description=(
+            "Evaluate as of this instant (ISO-8601, UTC if no offset, e.g. 2026-03-01T12:00:00Z) "
+            "instead of the run's data-interval end; "
             "for re-checking history and for tests.")),
-        "start": Param(None, type=_TIMESTAMP, description=(
-            "Start (inclusive, whole minute) of the error-rate/OHLC window. Empty: end - window_minutes.")),
-        "end": Param(None, type=_TIMESTAMP, description=(
-            "End (exclusive, whole minute) of the window. Empty: the last minute closed settle_seconds "
+        "start": Param(None, type=_TIMESTAMP, title="Window start (UTC)", description=(
+            "Start (inclusive, whole minute, e.g. 2026-03-01T11:00:00Z) of the error-rate/OHLC window. "
+            "Empty: end - window_minutes.")),
+        "end": Param(None, type=_TIMESTAMP, title="Window end (UTC)", description=(
+            "End (exclusive, whole minute, e.g. 2026-03-01T12:00:00Z) of the window. "
+            "Empty: the last minute closed settle_seconds "
             "before as_of.")),
-        "window_minutes": Param(60, type="integer", minimum=1, maximum=10080,
+        "window_minutes": Param(60, type="integer", minimum=1, maximum=10080, title="Window length (minutes)",
                                 description="Length of the default window in minutes (the last N closed minutes)."),
-        "settle_seconds": Param(120, type="integer", minimum=0, maximum=3600, description=(
+        "settle_seconds": Param(120, type="integer", minimum=0, maximum=3600, title="Settle time (s)", description=(
             "A minute counts as closed this long after it ends (the aggregator's allowed lateness).")),
-        "freshness_tables": Param(DEFAULT_FRESHNESS_TABLES, type="object", description=(
-            "Tables to check for freshness and each one's maximum lag in seconds "
-            "(default: all five platform tables).")),
-        "freshness_lookback_minutes": Param(1440, type="integer", minimum=1, description=(
+        "freshness_tables": Param(DEFAULT_FRESHNESS_TABLES, type="object", title="Freshness: max lag per table (s)",
+                                  # An object renders as a JSON editor (Airflow UI FlexibleForm): JSON example.
+                                  description=(
+            "Tables to check for freshness and each one's maximum lag in seconds, as a JSON object, e.g. "
+            '{"energy_prices_rt": 300, "price_1min_agg": 360} (default: all five platform tables).')),
+        "freshness_lookback_minutes": Param(1440, type="integer", minimum=1, title="Freshness look-back (minutes)",
+                                            description=(
             "Only rows this recent count for freshness; a commodity silent for longer drops out of the "
             "per-commodity lags (the table-level lag still fails).")),
-        "latency_p95_max_seconds": Param(1.0, type=["null", "number"], minimum=0, description=(
+        "latency_p95_max_seconds": Param(1.0, type=["null", "number"], minimum=0,
+                                         title="Maximum ingest latency p95 (s)", description=(
             "Maximum p95 of ingest_time - event_time (the platform's < 1 s target); empty = report only.")),
-        "invalid_tick_rate_max": Param(0.01, type="number", minimum=0, maximum=1,
+        "invalid_tick_rate_max": Param(0.01, type="number", minimum=0, maximum=1, title="Maximum invalid-tick share",
                                        description="Maximum share of invalid ticks in the window (0.01 = 1 %)."),
         "routine_load_error_rate_max": Param(0.01, type="number", minimum=0, maximum=1,
+                                             title="Maximum Routine Load error share",
                                              description="Maximum errorRows/totalRows per Doris Routine Load job."),
-        "ohlc_tolerance": Param(1e-6, type="number", minimum=0, maximum=1, description=(
+        "ohlc_tolerance": Param(1e-6, type="number", minimum=0, maximum=1, title="OHLC relative tolerance",
+                                description=(
             "Relative tolerance for bar values: differ when |expected - stored| > tol * max(1, |expected|).")),
-        "ohlc_max_mismatched_bars": Param(0, type="integer", minimum=0,
+        "ohlc_max_mismatched_bars": Param(0, type="integer", minimum=0, title="Tolerated OHLC problem bars",
                                           description="Problem bars tolerated in the window before the check fails."),
-        "commodity_codes": Param(None, type=["null", "array"], description=(
-            "Restrict the OHLC check to these commodity codes (empty: all).")),
-        "examples": Param(10, type="integer", minimum=0, maximum=1000,
+        # An array of strings renders as a textarea that splits on new lines (Airflow UI FlexibleForm).
+        "commodity_codes": Param(None, type=["null", "array"], items={"type": "string"}, title="Commodity codes",
+                                 description=(
+            "Restrict the OHLC check to these commodity codes, one code per line (e.g. WTI, then BRENT on the "
+            "next line); empty: all.")),
+        "examples": Param(10, type="integer", minimum=0, maximum=1000, title="Example rows",
                           description="Example rows logged and kept per failing expectation."),
-        "instance": Param(DEFAULT_INSTANCE, type="string", description=(
-            "Pushgateway grouping key value (instance label): one group per deployment.")),
-        "report_dir": Param(None, type=["null", "string"], description=(
+        "instance": Param(DEFAULT_INSTANCE, type="string", title="Pushgateway instance label", description=(
+            "Pushgateway grouping key value (instance label), e.g. commodity-platform: one group per deployment.")),
+        "report_dir": Param(None, type=["null", "string"], title="Report folder", description=(
             "Folder for the HTML reports (empty: <project>/.sandbox/dq-reports).")),
     },
 )
