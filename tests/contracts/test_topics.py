@@ -1,0 +1,377 @@
+"""Every component agrees with the topic contract (include/contracts/topics.yaml).
+
+Each side is read from its own source of truth, as production uses it:
+
+* Kafka Connect: the key/value converters (and converter options, and the transform a read-only format needs)
+  of ``include/connectors/*.yaml``, for every topic a connector reads (``topics``) or writes (``kafka.topic``,
+  Debezium ``<topic.prefix>.<table>`` and heartbeats, dead-letter queue, Iceberg control, schema history);
+* Flink: the ``CREATE TABLE`` statements ``commodity_flink.jobs`` renders for production from each
+  FlinkDeployment's container environment (``'format'``, ``'key.format'``, ``'value.format'``, ``'topic'``);
+* Doris: ``"format"`` and ``"kafka_topic"`` of the routine loads in ``include/sql/migrations/R__*.sql``;
+* Kubernetes: the KafkaTopic manifests of the kafka and kafka-connect deploy phases.
+
+A component whose format differs from the contract fails here, before a sink dead-letters every record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from commodity_platform.deploy.execution import plan_phase
+from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.paths import INCLUDE_DIR, SQL_DIR
+from tests.deploy.test_kafka_topics import DEBEZIUM_HEARTBEAT_PREFIX, declared_topics
+
+CONTRACT_PATH = INCLUDE_DIR / "contracts" / "topics.yaml"
+CONNECTORS_DIR = INCLUDE_DIR / "connectors"
+FLINK_DIR = INCLUDE_DIR / "flink"
+ROUTINE_LOADS = sorted(Path(SQL_DIR, "migrations").glob("R__routine_load_*.sql"))
+#: Connect's JsonConverter embeds/expects a schema envelope unless told otherwise (JsonConverterConfig default).
+JSON_CONVERTER_DEFAULTS = {"schemas.enable": "true"}
+
+
+def load_contract() -> dict[str, Any]:
+    return yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+
+
+def load_specs() -> dict[str, dict[str, Any]]:
+    """Connector name -> its config, values as Connect stores them (strings, lists joined by ",")."""
+    specs = {}
+    for path in sorted(CONNECTORS_DIR.glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        specs[spec["name"]] = {key: _connect_string(value) for key, value in spec["config"].items()}
+    return specs
+
+
+def _connect_string(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Use:
+    """One component reading or writing one topic, with the format settings it uses for the key and value."""
+
+    component: str  # "connector:<name>", "flink:<job>", "routine-load:<job>"
+    topic: str
+    role: str  # "producer" | "consumer"
+    key: dict[str, str] | None  # component-specific settings; None: the component ignores the key
+    value: dict[str, str]
+    source: str  # file the settings come from, for the failure message
+
+
+# ------------------------------------------------------------------------------------------------- connectors
+
+
+def _converter(config: dict[str, str], side: str) -> dict[str, str]:
+    """``{"converter": class, <option>: value...}`` of the key or value converter of a connector config."""
+    prefix = f"{side}.converter"
+    settings = {"converter": config.get(prefix, "<worker default>")}
+    settings.update({k.removeprefix(prefix + "."): v for k, v in config.items() if k.startswith(prefix + ".")})
+    settings["transforms"] = ",".join(
+        config.get(f"transforms.{alias}.type", "") for alias in _split(config.get("transforms", ""))
+    )
+    return settings
+
+
+def connector_uses(specs: dict[str, dict[str, str]] | None = None) -> list[Use]:
+    uses: list[Use] = []
+    for name, config in (load_specs() if specs is None else specs).items():
+        component, source = f"connector:{name}", f"include/connectors/{name}.yaml"
+        key, value = _converter(config, "key"), _converter(config, "value")
+
+        def use(topic: str, role: str, key: dict[str, str] | None = key, value: dict[str, str] = value) -> None:
+            uses.append(Use(component, topic, role, key, value, source))  # noqa: B023 - used right away
+
+        for topic in _split(config.get("topics", "")):
+            use(topic, "consumer")
+        if "kafka.topic" in config:
+            use(config["kafka.topic"], "producer")
+        if "topic.prefix" in config:  # Debezium: one change topic per table, plus heartbeats
+            prefix = config["topic.prefix"]
+            for table in _split(config["table.include.list"]):
+                use(f"{prefix}.{table}", "producer")
+            if int(config.get("heartbeat.interval.ms", "0")) > 0:
+                use(f"{config.get('heartbeat.topics.prefix', DEBEZIUM_HEARTBEAT_PREFIX)}.{prefix}", "producer")
+        internal = {"converter": "<internal>"}
+        if "errors.deadletterqueue.topic.name" in config:
+            as_consumed = {"converter": "<as consumed>"}
+            use(config["errors.deadletterqueue.topic.name"], "producer", as_consumed, as_consumed)
+        for option in ("iceberg.control.topic", "schema.history.internal.kafka.topic"):
+            if option in config:
+                use(config[option], "producer", internal, internal)
+                use(config[option], "consumer", internal, internal)
+    return uses
+
+
+def connector_settings_match(settings: dict[str, str], fmt: dict[str, Any], role: str) -> bool:
+    """Whether a connector's converter settings are one of the ways the contract allows for ``fmt``."""
+    for allowed in fmt.get("connect", []):
+        if role == "producer" and allowed.get("read_only"):
+            continue
+        if settings["converter"] != allowed["converter"]:
+            continue
+        defaults = JSON_CONVERTER_DEFAULTS if allowed["converter"].endswith(".JsonConverter") else {}
+        options_ok = all(
+            settings.get(option, defaults.get(option)) == str(expected)
+            for option, expected in allowed.get("options", {}).items()
+        )
+        transform = allowed.get("requires_transform")
+        if options_ok and (transform is None or transform in _split(settings["transforms"])):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------------ Flink
+
+_OPTION = re.compile(r"'((?:[^']|'')*)'\s*=\s*'((?:[^']|'')*)'")
+_TABLE = re.compile(r"CREATE TEMPORARY TABLE `([^`]+)`")
+
+
+def ddl_options(ddl: str) -> tuple[str, dict[str, str]]:
+    """Table name and WITH options of a ``CREATE TEMPORARY TABLE`` rendered by commodity_flink.connectors."""
+    table = _TABLE.search(ddl)
+    assert table, f"not a CREATE TEMPORARY TABLE statement: {ddl[:80]}"
+    with_clause = ddl[ddl.rindex(") WITH (") :]
+    options = {k.replace("''", "'"): v.replace("''", "'") for k, v in _OPTION.findall(with_clause)}
+    return table.group(1), options
+
+
+def flink_production_ddl() -> Iterator[tuple[str, str, str]]:
+    """(job name, sink table, DDL) of every production table, as each FlinkDeployment's job renders it."""
+    sys.path.insert(0, str(FLINK_DIR))
+    try:
+        from commodity_flink.connectors import ProductionSettings
+        from commodity_flink.jobs import get_job
+    finally:
+        sys.path.remove(str(FLINK_DIR))
+    deployments = [
+        m
+        for plan in plan_phase(PHASES_BY_NAME["flink-apps"], PhaseOptions())
+        for m in plan.manifests
+        if m.kind == "FlinkDeployment"
+    ]
+    assert deployments, "no FlinkDeployment in the flink-apps phase"
+    for manifest in deployments:
+        (container,) = manifest.body["spec"]["podTemplate"]["spec"]["containers"]
+        # Values from Secrets are not in the manifest; a placeholder stands in (they never affect formats).
+        env = {e["name"]: e.get("value", f"<from {e['name']} secret>") for e in container["env"]}
+        script = manifest.body["spec"]["job"]["args"][manifest.body["spec"]["job"]["args"].index("-py") + 1]
+        job = get_job(Path(script).stem)
+        for ddl in job.production_tables(ProductionSettings.from_env(env)):
+            yield job.name, job.sink_table, ddl
+
+
+def _flink_format(options: dict[str, str], side: str) -> dict[str, str] | None:
+    if side == "key":
+        return {"format": options["key.format"]} if "key.format" in options else None
+    return {"format": options.get("value.format", options.get("format", "<none>"))}
+
+
+def flink_uses() -> list[Use]:
+    uses = []
+    for job, sink_table, ddl in flink_production_ddl():
+        table, options = ddl_options(ddl)
+        if options.get("connector") not in ("kafka", "upsert-kafka"):
+            continue
+        role = "producer" if table == sink_table else "consumer"
+        uses.append(
+            Use(
+                f"flink:{job}",
+                options["topic"],
+                role,
+                _flink_format(options, "key"),
+                _flink_format(options, "value"),  # type: ignore[arg-type]
+                f"commodity_flink table {table}",
+            )
+        )
+    return uses
+
+
+# ------------------------------------------------------------------------------------------------ Doris loads
+
+
+def _property(sql: str, name: str, path: Path) -> str:
+    found = re.findall(rf'"{re.escape(name)}"\s*=\s*"([^"]*)"', sql)
+    assert len(found) == 1, f"{path.name}: expected one \"{name}\" property, found {found}"
+    return found[0]
+
+
+def routine_load_uses(paths: list[Path] = ROUTINE_LOADS) -> list[Use]:
+    uses = []
+    for path in paths:
+        sql = path.read_text(encoding="utf-8")
+        job = re.search(r"CREATE ROUTINE LOAD\s+\S+?\.(\w+)", sql)
+        assert job, f"{path.name}: no CREATE ROUTINE LOAD <db>.<job>"
+        # Routine Load's "format" defaults to csv when absent (CREATE ROUTINE LOAD reference).
+        fmt = re.findall(r'"format"\s*=\s*"([^"]*)"', sql) or ["csv"]
+        uses.append(
+            Use(
+                f"routine-load:{job.group(1)}",
+                _property(sql, "kafka_topic", path),
+                "consumer",
+                None,
+                {"format": fmt[0]},
+                f"include/sql/migrations/{path.name}",
+            )
+        )
+    return uses
+
+
+# ----------------------------------------------------------------------------------------------------- checks
+
+
+def format_mismatches(uses: list[Use], contract: dict[str, Any]) -> list[str]:
+    """Human-readable list of every use whose format settings disagree with the contract."""
+    formats, topics = contract["formats"], contract["topics"]
+    problems = []
+    for use in uses:
+        entry = topics.get(use.topic)
+        if entry is None:
+            problems.append(f"{use.source}: topic {use.topic!r} is not in the topic contract")
+            continue
+        for side, settings in (("key", use.key), ("value", use.value)):
+            if settings is None:
+                continue
+            expected = entry[side]
+            fmt = formats[expected]
+            if use.component.startswith("connector:"):
+                if expected in ("internal", "as-consumed"):
+                    ok = settings["converter"] == {"internal": "<internal>", "as-consumed": "<as consumed>"}[expected]
+                else:
+                    ok = connector_settings_match(settings, fmt, use.role)
+                shown = {k: v for k, v in settings.items() if k != "transforms" or v}
+            else:
+                tool = "flink" if use.component.startswith("flink:") else "routine_load"
+                ok = fmt.get(tool) == settings["format"]
+                shown = settings
+            if not ok:
+                problems.append(
+                    f"{use.source}: {use.component} {'writes' if use.role == 'producer' else 'reads'} "
+                    f"{use.topic} {side} with {shown}, the contract says {expected!r} ({fmt['description']})"
+                )
+    return problems
+
+
+def all_uses() -> list[Use]:
+    return [*connector_uses(), *flink_uses(), *routine_load_uses()]
+
+
+def test_contract_is_well_formed() -> None:
+    contract = load_contract()
+    for topic, entry in contract["topics"].items():
+        assert entry["key"] in contract["formats"], (topic, entry["key"])
+        assert entry["value"] in contract["formats"], (topic, entry["value"])
+        assert isinstance(entry["producers"], list) and isinstance(entry["consumers"], list), topic
+        assert entry["producers"], f"{topic}: nobody writes it"
+
+
+def test_each_source_of_uses_is_read() -> None:
+    # One witness per source, so a collector that silently finds nothing fails here.
+    uses = all_uses()
+    witnesses = {(u.component, u.topic, u.role) for u in uses}
+    assert ("connector:cp-sink-jdbc-operational", "market-alerts", "consumer") in witnesses
+    assert ("connector:cp-source-postgres-cdc", "cdc.postgres.public.trading_calendar", "producer") in witnesses
+    assert ("flink:data_enricher", "commodity-metadata", "consumer") in witnesses
+    assert ("flink:anomaly_detector", "market-alerts", "producer") in witnesses
+    assert ("routine-load:rl_weather_events_rt", "weather-events", "consumer") in witnesses
+    assert len(ROUTINE_LOADS) == 3
+
+
+@pytest.mark.parametrize("collect", [connector_uses, flink_uses, routine_load_uses], ids=lambda f: f.__name__)
+def test_formats_agree_with_the_contract(collect: Any) -> None:
+    problems = format_mismatches(collect(), load_contract())
+    assert not problems, "\n".join(problems)
+
+
+def test_every_reader_and_writer_is_in_the_contract_and_vice_versa() -> None:
+    topics = load_contract()["topics"]
+    actual = {(u.topic, u.role, u.component) for u in all_uses()}
+    declared = {
+        (topic, role, component)
+        for topic, entry in topics.items()
+        for role, components in (("producer", entry["producers"]), ("consumer", entry["consumers"]))
+        for component in components
+        if component.split(":")[0] in ("connector", "flink", "routine-load")
+    }
+    assert sorted(actual - declared) == [], "used but not declared in include/contracts/topics.yaml"
+    assert sorted(declared - actual) == [], "declared in the contract but the component does not use the topic"
+
+
+def test_every_contract_topic_has_a_kafkatopic_and_vice_versa() -> None:
+    contract_topics = set(load_contract()["topics"])
+    manifests = set(declared_topics())
+    assert sorted(contract_topics - manifests) == [], "no KafkaTopic manifest for these contract topics"
+    assert sorted(manifests - contract_topics) == [], "KafkaTopic manifests missing from the topic contract"
+
+
+def test_dead_letter_topics_hold_one_format() -> None:
+    """A DLQ keeps the consumed bytes, so the topics one sink reads must share a format to be replayable."""
+    contract, specs = load_contract(), load_specs()
+    dlqs = {topic: entry for topic, entry in contract["topics"].items() if entry.get("dead_letters_of")}
+    assert dlqs, "no dead-letter topic in the contract"
+    for topic, entry in dlqs.items():
+        assert (entry["key"], entry["value"]) == ("as-consumed", "as-consumed"), topic
+        connector = entry["dead_letters_of"].removeprefix("connector:")
+        config = specs[connector]
+        assert config["errors.deadletterqueue.topic.name"] == topic
+        sources = _split(config["topics"])
+        assert len({(contract["topics"][t]["key"], contract["topics"][t]["value"]) for t in sources}) == 1, (
+            f"{connector} reads topics of different formats {sources}: its DLQ {topic} would mix them"
+        )
+
+
+def test_jdbc_sink_schema_matches_the_alert_columns() -> None:
+    """The FromJson schema the JDBC sink applies is the anomaly detector's output, column for column."""
+    sys.path.insert(0, str(FLINK_DIR))
+    try:
+        from commodity_flink.schema import ALERT_COLUMNS
+    finally:
+        sys.path.remove(str(FLINK_DIR))
+    schema = json.loads(load_specs()["cp-sink-jdbc-operational"]["transforms.fromJson.json.schema.inline"])
+    assert list(schema["properties"]) == [c.name for c in ALERT_COLUMNS]
+    numeric = {c.name for c in ALERT_COLUMNS if c.sql_type.startswith("DECIMAL")}
+    assert {n for n, p in schema["properties"].items() if p["type"] == "number"} == numeric
+
+
+def test_a_converter_left_to_the_worker_default_is_refused() -> None:
+    """The workers default to AvroConverter (03-kafka-connect/30-kafka-connect.yaml): a spec must say what it uses."""
+    specs = load_specs()
+    specs["cp-sink-doris-realtime"] = {
+        k: v for k, v in specs["cp-sink-doris-realtime"].items() if not k.startswith("value.converter")
+    }
+    problems = format_mismatches(
+        [u for u in connector_uses(specs) if u.component == "connector:cp-sink-doris-realtime"], load_contract()
+    )
+    assert any("<worker default>" in p and "market-alerts value" in p for p in problems), problems
+
+
+def test_json_converter_without_schemas_enable_false_is_refused() -> None:
+    specs = load_specs()
+    del specs["cp-sink-s3-archive"]["value.converter.schemas.enable"]
+    problems = format_mismatches(
+        [u for u in connector_uses(specs) if u.component == "connector:cp-sink-s3-archive"], load_contract()
+    )
+    assert len(problems) == 4 and all("JsonConverter" in p for p in problems), problems
+
+
+def test_routine_load_in_csv_is_refused(tmp_path: Path) -> None:
+    source = ROUTINE_LOADS[0].read_text(encoding="utf-8")
+    csv = tmp_path / ROUTINE_LOADS[0].name
+    csv.write_text(re.sub(r'\s*"format"\s*=\s*"json",', "", source), encoding="utf-8")
+    (problem,) = format_mismatches(routine_load_uses([csv]), load_contract())
+    assert "{'format': 'csv'}" in problem and "the contract says 'json'" in problem
