@@ -157,7 +157,8 @@ def test_routine_load_error_rates_and_states() -> None:
     ])
     samples, failed = [], []
     report = _routine_loads(settings(), hook, is_doris=True, samples=samples, failed=failed)
-    assert hook.executed == ["SHOW ROUTINE LOAD FROM `commodity_realtime`"]
+    # Doris lists the current database's jobs: USE first (SHOW ROUTINE LOAD has no FROM <db> in Doris).
+    assert hook.executed == ["USE `commodity_realtime`", "SHOW ROUTINE LOAD"]
     rates = {s.labels["source"]: s.value for s in samples if s.name == "streaming_dq_error_rate"}
     assert rates == {"routine_load:rl_energy_prices_rt": 0.0005, "routine_load:rl_market_alerts": 0.05,
                      "routine_load:rl_weather_events_rt": 0.0}

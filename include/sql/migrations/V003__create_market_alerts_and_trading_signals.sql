@@ -1,4 +1,11 @@
 -- Anomaly-detector alerts (from market-alerts) and derived trading signals.
+-- Fixed in place (issue 12), not in a new version: as first released this file asked Doris for 733
+-- partitions at once (start -730 .. end 3 with create_history_partition) and Doris refuses more than
+-- max_dynamic_partition_num (500: "Too many dynamic partitions"), so it never succeeded on any Doris and
+-- every later version waited behind it. history_partition_num bounds the partitions created up front to the
+-- raw-tick retention (what ohlc_backfill can rebuild from); dynamic_partition.start still sets the retention.
+-- Sandboxes (MariaDB, where PROPERTIES are dropped) that applied the released text are accepted through
+-- commodity_platform.doris.migrations.REPAIRED_CHECKSUMS.
 CREATE TABLE IF NOT EXISTS market_alerts (
     commodity_code   VARCHAR(32)    NULL,
     alert_time       DATETIME(3)    NOT NULL COMMENT 'event time of the tick that triggered the alert, UTC',
@@ -24,7 +31,8 @@ PROPERTIES (
     "dynamic_partition.prefix" = "p",
     "dynamic_partition.buckets" = "4",
     "dynamic_partition.replication_num" = "${replication_num}",
-    "dynamic_partition.create_history_partition" = "true"
+    "dynamic_partition.create_history_partition" = "true",
+    "dynamic_partition.history_partition_num" = "${raw_retention_days}"
 );
 
 CREATE TABLE IF NOT EXISTS trading_signals (
@@ -50,5 +58,6 @@ PROPERTIES (
     "dynamic_partition.prefix" = "p",
     "dynamic_partition.buckets" = "4",
     "dynamic_partition.replication_num" = "${replication_num}",
-    "dynamic_partition.create_history_partition" = "true"
+    "dynamic_partition.create_history_partition" = "true",
+    "dynamic_partition.history_partition_num" = "${raw_retention_days}"
 );

@@ -1,6 +1,13 @@
 -- Results of the streaming_data_quality DAG, one row per (run, check). The check task writes its row
 -- before it fails, so the push task (and anyone after a Pushgateway outage) can read every check of a
 -- run from here. UNIQUE KEY merge-on-write: a retried check task replaces its row, never duplicates it.
+-- Fixed in place (issue 12), not in a new version: as first released this file asked Doris for 733
+-- partitions at once (start -730 .. end 3 with create_history_partition) and Doris refuses more than
+-- max_dynamic_partition_num (500: "Too many dynamic partitions"), so it never succeeded on any Doris and
+-- every later version waited behind it. history_partition_num bounds the partitions created up front to the
+-- raw-tick retention (what ohlc_backfill can rebuild from); dynamic_partition.start still sets the retention.
+-- Sandboxes (MariaDB, where PROPERTIES are dropped) that applied the released text are accepted through
+-- commodity_platform.doris.migrations.REPAIRED_CHECKSUMS.
 CREATE TABLE IF NOT EXISTS dq_results (
     run_id        VARCHAR(250)  NOT NULL COMMENT 'Airflow run id of streaming_data_quality',
     check_name    VARCHAR(32)   NOT NULL COMMENT 'freshness, error_rate or ohlc_correctness',
@@ -29,5 +36,6 @@ PROPERTIES (
     "dynamic_partition.prefix" = "p",
     "dynamic_partition.buckets" = "2",
     "dynamic_partition.replication_num" = "${replication_num}",
-    "dynamic_partition.create_history_partition" = "true"
+    "dynamic_partition.create_history_partition" = "true",
+    "dynamic_partition.history_partition_num" = "${raw_retention_days}"
 );

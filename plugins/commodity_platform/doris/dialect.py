@@ -22,6 +22,7 @@ from sqlglot.dialects.doris import Doris
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
+from commodity_platform.doris.dynamic_partitions import lint_dynamic_partitions
 from commodity_platform.errors import ConfigError
 
 
@@ -194,6 +195,8 @@ def lint_create_table(stmt: ParsedStatement, *, where: str) -> list[str]:
             problems.append(f"dynamic partitions need {missing} (start sets the retention)")
         if partition is None:
             problems.append("dynamic partitions need PARTITION BY RANGE(<date column>) ()")
+    # Doris refuses the whole CREATE TABLE when it would create too many partitions at once.
+    problems.extend(lint_dynamic_partitions(props, table=stmt.table or "?"))
     if partition is not None:
         part_columns = [e.name for e in partition.args["partition_expressions"]]
         by_name = {c.name: c for c in columns}

@@ -53,6 +53,18 @@ _REPEATABLE_RE = re.compile(r"^R__(?P<description>[a-z0-9_]+)\.sql$")
 _PLACEHOLDER_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _BROKER_RE = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
+# Released texts of files fixed in place, accepted in a history instead of the file's current checksum.
+# Only for a file that can never have succeeded on Doris as released: V002, V003 and V005 asked for 733
+# dynamic partitions and Doris refuses more than 500 ("Too many dynamic partitions", issue 12), so only a
+# MariaDB sandbox (which drops Doris PROPERTIES) can hold them as applied; the fix changed only PROPERTIES.
+REPAIRED_CHECKSUMS: dict[str, frozenset[str]] = {
+    "V002__create_price_1min_agg.sql": frozenset(
+        {"d9e83b97afb656636b8a40557d08c3ecdbc35c874b93760246c1e7fbf8e2100c"}),
+    "V003__create_market_alerts_and_trading_signals.sql": frozenset(
+        {"492f9f33a6c3628863d5095f06fc7666539c1d35464ba7bb4f06114a3393c8c7"}),
+    "V005__create_dq_results.sql": frozenset(
+        {"549091f58564841fd46792d3d0d1aef6d87044ed3af5fd6c65e147cefe58b1f5"}),
+}
 # mysqlclient error codes that mean "the connection broke", not "the statement is wrong".
 _TRANSIENT_MYSQL_ERRORS = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
 
@@ -438,6 +450,7 @@ class SchemaMigrator:
             f"{script} (applied checksum {row.checksum[:12]}…, file now {by_script[script].checksum[:12]}…)"
             for script, row in applied.items()
             if row.version is not None and script in by_script and by_script[script].checksum != row.checksum
+            and row.checksum not in REPAIRED_CHECKSUMS.get(script, ())
         ]
         if changed:
             raise ConfigError(

@@ -11,7 +11,15 @@ state and compared with the live job on every run:
   ``ReasonOfStateChanged``.
 
 An unchanged RUNNING job costs one ``SHOW ALL ROUTINE LOAD`` and no statement, which keeps a second run
-of the DAG free of DDL.
+of the DAG free of DDL. ``SHOW [ALL] ROUTINE LOAD`` lists the session's *current* database (Doris has no
+``FROM <db>`` form: apache/doris ``DorisParser.g4`` ``#showRoutineLoad``), so :func:`list_routine_loads`
+sends ``USE`` first; the statements live in ``include/sql/doris/``.
+
+``kafka_topic`` is sent in an ALTER only when it differs from the live job's topic (the ``topic`` key of
+the ``DataSourceProperties`` JSON column of SHOW ROUTINE LOAD): in Doris a non-empty topic in ALTER
+replaces the job's progress with an empty one (apache/doris ``KafkaRoutineLoadJob.modifyPropertiesInternal``:
+``this.progress = new KafkaProgress()``), so after RESUME the job would start again from
+``kafka_default_offsets`` (OFFSET_END here) and silently skip everything that arrived while it was paused.
 
 ``ALTER ROUTINE LOAD`` can change only some properties (Doris docs: desired_concurrent_number,
 max_error_number, max_filter_ratio, max_batch_*, jsonpaths, json_root, strip_outer_array, strict_mode,
@@ -21,6 +29,7 @@ format cannot change in place; such a change needs a new job (a new ``R__`` file
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -29,6 +38,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from commodity_platform.errors import ConfigError, PermanentError
+from commodity_platform.paths import SQL_DIR
 
 if TYPE_CHECKING:
     from commodity_platform.doris.migrations import AppliedMigration, PreparedMigration, SchemaMigrator
@@ -42,6 +52,44 @@ ALTERABLE_JOB_PROPERTIES = frozenset({
 })
 ALTERABLE_SOURCE_PROPERTIES = frozenset({"kafka_broker_list", "kafka_topic"})
 TERMINAL_STATES = frozenset({"STOPPED", "CANCELLED"})
+
+DORIS_SQL_DIR = SQL_DIR / "doris"
+
+
+def _doris_sql(name: str) -> str:
+    """A statement of ``include/sql/doris/`` without its comment lines."""
+    text = (DORIS_SQL_DIR / name).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
+
+
+def list_routine_loads(cur: Any, database: str, *, include_terminal: bool) -> list[dict[str, Any]]:
+    """The Routine Load jobs of ``database`` as SHOW [ALL] ROUTINE LOAD rows (column name -> value).
+
+    ``include_terminal`` adds STOPPED and CANCELLED jobs (``SHOW ALL``). The database is made current
+    first because the statement has no database clause in Doris.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", database):
+        raise ConfigError(f"database: {database!r} is not a plain identifier")
+    cur.execute(f"USE `{database}`")
+    cur.execute(_doris_sql("show_all_routine_loads.sql" if include_terminal else "show_routine_loads.sql"))
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def live_topic(job: dict[str, Any]) -> str:
+    """The Kafka topic a live job consumes, from the ``DataSourceProperties`` JSON of SHOW ROUTINE LOAD."""
+    raw = job.get("DataSourceProperties")
+    try:
+        topic = json.loads(raw).get("topic") if raw else None
+    except (json.JSONDecodeError, AttributeError):
+        topic = None
+    if not topic:
+        raise PermanentError(
+            f"routine load {job.get('Name')}: SHOW ROUTINE LOAD gave no topic in DataSourceProperties ({raw!r}); "
+            "refusing to ALTER without knowing it (sending kafka_topic would reset the job's offsets)"
+        )
+    return str(topic)
+
 
 _BLOCK_RE = re.compile(r"\b(?P<kind>PROPERTIES|FROM\s+KAFKA)\s*\(", re.IGNORECASE)
 _PAIR_RE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)"')
@@ -92,12 +140,17 @@ class RoutineLoadDefinition:
             script=where,
         )
 
-    def alter_sql(self, database: str) -> tuple[str, list[str]]:
-        """``ALTER ROUTINE LOAD`` carrying every alterable property, and the names it had to leave out."""
+    def alter_sql(self, database: str, *, current_topic: str) -> tuple[str, list[str]]:
+        """``ALTER ROUTINE LOAD`` carrying every alterable property, and the names it had to leave out.
+
+        ``kafka_topic`` is included only when it differs from ``current_topic`` (the live job's): Doris
+        resets the job's Kafka progress whenever an ALTER names a topic, the same one included.
+        """
         job_props = {k: v for k, v in self.job_properties.items() if k in ALTERABLE_JOB_PROPERTIES}
         source_props = {
             k: v for k, v in self.source_properties.items()
-            if k in ALTERABLE_SOURCE_PROPERTIES or k.startswith("property.")
+            if (k in ALTERABLE_SOURCE_PROPERTIES or k.startswith("property."))
+            and not (k == "kafka_topic" and v == current_topic)
         }
         left_out = sorted(
             {k for k in self.job_properties if k not in job_props}
@@ -135,7 +188,7 @@ class RoutineLoadReconciler:
 
     def live_jobs(self, cur: Any) -> dict[str, dict[str, Any]]:
         """Newest job per name, including STOPPED/CANCELLED ones (``SHOW ALL``)."""
-        rows = self.migrator.query(cur, f"SHOW ALL ROUTINE LOAD FROM `{self.database}`")
+        rows = list_routine_loads(cur, self.database, include_terminal=True)
         jobs: dict[str, dict[str, Any]] = {}
         for row in sorted(rows, key=lambda r: str(r.get("CreateTime") or "")):
             jobs[row["Name"]] = row
@@ -148,7 +201,6 @@ class RoutineLoadReconciler:
         definitions = [RoutineLoadDefinition.from_migration(m) for m in migrations]
         by_script = {m.file.script: m for m in migrations}
         with self.migrator.cursor() as cur:
-            self.migrator.query(cur, f"USE `{self.database}`")
             live = self.live_jobs(cur)
             for definition in definitions:
                 self._reconcile_one(cur, definition, live.get(definition.job), applied, by_script, report)
@@ -178,9 +230,14 @@ class RoutineLoadReconciler:
             self._run(cur, definition.create_sql, report, where=where)
             report.actions.append(f"{name}: created ({reason})")
         elif recorded is None or recorded.checksum != definition.checksum:
-            alter, left_out = definition.alter_sql(self.database)
+            current_topic = live_topic(job)
+            alter, left_out = definition.alter_sql(self.database, current_topic=current_topic)
             if left_out:
                 log.warning("routine load %s: not alterable in place, unchanged on the server: %s", name, left_out)
+            if '"kafka_topic"' in alter:
+                log.warning("routine load %s: topic changes from %s to %s; Doris restarts the job's offsets "
+                            "(kafka_default_offsets of the definition)", name, current_topic,
+                            definition.source_properties.get("kafka_topic"))
             if job["State"] != "PAUSED":
                 self._run(cur, f"PAUSE ROUTINE LOAD FOR {self.database}.{name}", report, where=where)
             self._run(cur, alter, report, where=where)

@@ -169,13 +169,13 @@ def _routine_loads(settings: DQSettings, hook: Any, *, is_doris: bool, samples: 
         samples.append(MetricSample("streaming_dq_source_applicable", {"source": "routine_load"}, 0))
         return {"status": "not applicable (not Doris)"}
     samples.append(MetricSample("streaming_dq_source_applicable", {"source": "routine_load"}, 1))
-    database = hook.platform_database
+    from commodity_platform.doris.routine_load import list_routine_loads
+
     conn = hook.get_conn()
     try:
         cur = conn.cursor()
-        cur.execute(f"SHOW ROUTINE LOAD FROM `{database}`")
-        names = [d[0] for d in cur.description or []]
-        jobs = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        # USE + SHOW ROUTINE LOAD: Doris lists the current database's jobs and has no FROM <db> form.
+        jobs = list_routine_loads(cur, hook.platform_database, include_terminal=False)
         cur.close()
     finally:
         conn.close()
