@@ -153,7 +153,7 @@ def resolve_values(spec: SecretSpec, conn: ConnectionValues) -> dict[str, bytes]
     values: dict[str, bytes] = {}
     problems: list[str] = []
     for key, value in sorted(conn.extra.items()):
-        if not _KEY.match(str(key)):
+        if not _KEY.fullmatch(str(key)):
             problems.append(f"key {key!r} is not a valid Secret key (letters, digits, '-', '_', '.')")
         elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
             problems.append(f"key {key!r} must be a string, got {type(value).__name__}")

@@ -22,6 +22,7 @@ import yaml
 
 from commodity_platform.errors import ConfigError
 from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.validation import MAX_MANIFEST_FILE_BYTES, read_text_limited
 
 PLACEHOLDER = re.compile(r"\$\{dp:([a-z0-9_.:/-]+)\}", re.IGNORECASE)
 
@@ -96,38 +97,89 @@ def grafana_sql(sql: str, *, source: str) -> str:
     return sql
 
 
-def render_text(text: str, variables: Mapping[str, str], *, source: str) -> str:
-    """Substitute ``${dp:name}`` placeholders; an unknown name is a :class:`ConfigError` naming the file.
+def _file_placeholder(name: str, source: str) -> str | None:
+    """The text of a ``sqljson:``/``sqlgrafana:`` placeholder, or None for a plain variable."""
+    if name.startswith("sqljson:"):
+        return _sql_file(name, source)
+    if name.startswith("sqlgrafana:"):
+        return grafana_sql(_sql_file(name, source), source=source)
+    return None
 
-    Two placeholders insert a SQL file of ``include/sql`` JSON-escaped (valid inside a double-quoted YAML
-    scalar and inside dashboard JSON), so the use-case queries have a single source of truth in
-    ``include/sql/use_cases/``:
+
+def render_string(value: str, variables: Mapping[str, str], *, source: str) -> str:
+    """Substitute the ``${dp:name}`` placeholders of one string scalar; an unknown name is a ConfigError.
+
+    Substitution happens in a *parsed* document, so a value stays inside the scalar it was written in: a
+    newline or a ``key: value`` in a value cannot add fields or objects (Params are user input). A
+    placeholder that is the whole scalar becomes the value; one inside a longer string is replaced within
+    that string only.
+
+    Two placeholders insert a SQL file of ``include/sql`` so the use-case queries have a single source of
+    truth in ``include/sql/use_cases/``:
 
     * ``${dp:sqljson:<path>}`` the file exactly as it is (the ``use-case-queries`` ConfigMap);
     * ``${dp:sqlgrafana:<path>}`` the same with ``%(start)s``/``%(end)s`` turned into Grafana's
       ``$__timeFrom()``/``$__timeTo()`` (dashboard panels).
+
+    Inside a longer string (a dashboard's JSON text) a file is inserted JSON-escaped, so it stays one JSON
+    string there; plain variables are inserted as they are, which is safe because
+    :func:`commodity_platform.deploy.phases.render_variables` admits only names, image references and
+    versions (no quotes, newlines or spaces).
     """
+    whole = PLACEHOLDER.fullmatch(value)
+    if whole:
+        name = whole.group(1)
+        text = _file_placeholder(name, source)
+        return text if text is not None else _variable(name, variables, source)
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name.startswith("sqljson:"):
-            return json.dumps(_sql_file(name, source))[1:-1]
-        if name.startswith("sqlgrafana:"):
-            return json.dumps(grafana_sql(_sql_file(name, source), source=source))[1:-1]
-        if name not in variables:
-            known = ", ".join(sorted(variables))
-            raise ConfigError(f"{source}: unknown placeholder ${{dp:{name}}} (known: {known})")
-        return str(variables[name])
+        text = _file_placeholder(name, source)
+        if text is not None:
+            return json.dumps(text)[1:-1]
+        return _variable(name, variables, source)
 
-    return PLACEHOLDER.sub(substitute, text)
+    return PLACEHOLDER.sub(substitute, value)
+
+
+def _variable(name: str, variables: Mapping[str, str], source: str) -> str:
+    if name not in variables:
+        known = ", ".join(sorted(variables))
+        raise ConfigError(f"{source}: unknown placeholder ${{dp:{name}}} (known: {known})")
+    return str(variables[name])
+
+
+def render_document(doc: Any, variables: Mapping[str, str], *, source: str) -> Any:
+    """A copy of a parsed YAML document with placeholders substituted in every string scalar.
+
+    Mapping keys are not rendered: a key is structure, and a placeholder there is refused.
+    """
+    if isinstance(doc, str):
+        return render_string(doc, variables, source=source)
+    if isinstance(doc, list):
+        return [render_document(item, variables, source=source) for item in doc]
+    if isinstance(doc, dict):
+        rendered: dict[Any, Any] = {}
+        for key, value in doc.items():
+            if isinstance(key, str) and PLACEHOLDER.search(key):
+                raise ConfigError(f"{source}: placeholder in mapping key {key!r}; placeholders go in values only")
+            rendered[key] = render_document(value, variables, source=source)
+        return rendered
+    return doc
+
+
+def render_text(text: str, variables: Mapping[str, str], *, source: str) -> Any:
+    """Parse one YAML document and render its placeholders (see :func:`render_string`)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {exc}") from exc
+    return render_document(doc, variables, source=source)
 
 
 def load_file(path: Path, variables: Mapping[str, str]) -> list[Manifest]:
-    """Parse one multi-document YAML file into manifests, rendering placeholders first."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read manifest file: {exc}") from exc
+    """Parse one multi-document YAML file into manifests, then render placeholders inside each document."""
+    text = read_text_limited(path, MAX_MANIFEST_FILE_BYTES, what="manifest file")
     manifests: list[Manifest] = []
     # Split on document markers ourselves so a syntax error can name the document it is in.
     raw_docs = re.split(r"^---[ \t]*(?:#.*)?$", text, flags=re.MULTILINE)
@@ -137,17 +189,17 @@ def load_file(path: Path, variables: Mapping[str, str]) -> list[Manifest]:
             continue
         source = f"{path.name}#{index}"
         index += 1
-        rendered = render_text(raw, variables, source=f"{path}#{index - 1}")
         try:
-            doc = yaml.safe_load(rendered)
+            parsed = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path} document {index - 1}: malformed YAML: {exc}") from exc
+        doc = render_document(parsed, variables, source=f"{path}#{index - 1}")
         if doc is None:
             continue
         if not isinstance(doc, dict):
             raise ConfigError(f"{path} document {index - 1}: expected a mapping, got {type(doc).__name__}")
         missing = [f for f in ("apiVersion", "kind") if not doc.get(f)]
-        if not doc.get("metadata", {}).get("name"):
+        if not isinstance(doc.get("metadata"), dict) or not doc["metadata"].get("name"):
             missing.append("metadata.name")
         if missing:
             raise ConfigError(f"{path} document {index - 1}: missing required field(s) {', '.join(missing)}")

@@ -19,13 +19,22 @@ passed to httpx and never formatted into messages or logs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from airflow.sdk import BaseHook
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from commodity_platform.errors import PermanentError, TemporaryError
 
@@ -50,6 +59,29 @@ class ConnectorNotFound(KafkaConnectError):
 
 class ConnectorAlreadyExists(KafkaConnectError):
     """409 on ``POST /connectors``: not a rebalance, the name is taken; retrying cannot help."""
+
+
+#: Default total time one run may spend retrying Kafka Connect requests (the DAG's ``retry_budget_seconds``).
+DEFAULT_RETRY_BUDGET_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """A deadline shared by every request of one run (wall clock, so mapped tasks in other processes and
+    Airflow's own task retries share it too): once it has passed, a failing request is not retried."""
+
+    deadline: float  # time.time() value
+
+    @classmethod
+    def starting_now(cls, seconds: float) -> RetryBudget:
+        return cls(time.time() + seconds)
+
+    def remaining(self) -> float:
+        return self.deadline - time.time()
+
+
+class RetryBudgetExhausted(PermanentError):
+    """The run's retry budget is spent: more retries (including Airflow's) would exceed what was allowed."""
 
 
 class KafkaConnectTemporaryError(TemporaryError):
@@ -103,6 +135,7 @@ class KafkaConnectHook(BaseHook):
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
         timeout: float | None = None,
+        budget: RetryBudget | None = None,
     ) -> None:
         super().__init__()
         if retries < 1:
@@ -112,6 +145,8 @@ class KafkaConnectHook(BaseHook):
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.timeout = timeout
+        #: Total retry time shared by all requests of the run (None: only ``retries`` bounds them).
+        self.budget = budget
         self._client: httpx.Client | None = None
         #: Requests actually sent (including retries), by HTTP method; used by the benchmark and logs.
         self.request_counts: dict[str, int] = {}
@@ -178,9 +213,19 @@ class KafkaConnectHook(BaseHook):
         params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        """Send one request with retries on transient failures; raise on any error status."""
+        """Send one request with retries on transient failures; raise on any error status.
+
+        With a :class:`RetryBudget`, no retry starts whose wait would end after the budget's deadline, and a
+        transient failure after the deadline raises :class:`RetryBudgetExhausted` (permanent: no more retries).
+        """
+        stop = stop_after_attempt(self.retries)
+        if self.budget is not None:
+            remaining = self.budget.remaining()
+            if remaining <= 0:
+                raise RetryBudgetExhausted(f"{method} {path}: the run's retry budget is spent; not sending")
+            stop = stop | stop_before_delay(remaining)
         retrying = Retrying(
-            stop=stop_after_attempt(self.retries),
+            stop=stop,
             wait=wait_exponential(
                 multiplier=self.backoff_seconds, min=self.backoff_seconds, max=self.max_backoff_seconds
             ),
@@ -188,7 +233,13 @@ class KafkaConnectHook(BaseHook):
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(self._send_once, method, path, params=params, json=json)
+        try:
+            return retrying(self._send_once, method, path, params=params, json=json)
+        except KafkaConnectTemporaryError as exc:
+            attempts = int(retrying.statistics.get("attempt_number", self.retries))
+            if self.budget is not None and (attempts < self.retries or self.budget.remaining() <= 0):
+                raise RetryBudgetExhausted(f"{exc} (the run's retry budget is spent)") from exc
+            raise
 
     def _send_once(self, method: str, path: str, *, params: Any = None, json: Any = None) -> httpx.Response:
         client = self.get_conn()

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from commodity_platform.errors import ConfigError, PermanentError, PlatformError, TemporaryError
-from commodity_platform.kafka_connect.hook import ConnectorAlreadyExists, ConnectorNotFound, KafkaConnectHook
+from commodity_platform.kafka_connect.hook import (
+    DEFAULT_RETRY_BUDGET_SECONDS,
+    ConnectorAlreadyExists,
+    ConnectorNotFound,
+    KafkaConnectHook,
+    RetryBudget,
+    RetryBudgetExhausted,
+)
 from commodity_platform.kafka_connect.specs import (
     CONNECTORS_DIR,
     MANAGED_PREFIX,
@@ -38,6 +45,7 @@ from commodity_platform.kafka_connect.specs import (
     format_diff,
     load_specs,
 )
+from commodity_platform.validation import LOG_LIST_LIMIT, cap_list, truncate_text
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +289,7 @@ class ConnectorReconciler:
                 verb,
                 len(diff),
                 spec.location,
-                "\n  ".join(format_diff(diff)),
+                truncate_text("\n  ".join(format_diff(diff))),
             )
             self.validate(spec)
             if self.dry_run:
@@ -427,6 +435,7 @@ def reconcile_all(
     only: Sequence[str] | None = None,
     dry_run: bool = False,
     prune: bool = False,
+    retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
     **reconciler_kwargs: Any,
 ) -> ReconcileReport:
     """Reconcile every (or the ``only``) spec in ``specs_dir`` from one snapshot; optionally prune.
@@ -440,9 +449,12 @@ def reconcile_all(
     """
     all_specs = load_specs(specs_dir)
     selected = load_specs(specs_dir, only=only) if only else all_specs
+    budget = RetryBudget.starting_now(retry_budget_seconds)
     if hook is None:
-        with KafkaConnectHook() as own_hook:
+        with KafkaConnectHook(budget=budget) as own_hook:
             return _reconcile_selected(own_hook, all_specs, selected, dry_run, prune, reconciler_kwargs)
+    if hook.budget is None:  # every request of this run shares one budget
+        hook.budget = budget
     return _reconcile_selected(hook, all_specs, selected, dry_run, prune, reconciler_kwargs)
 
 
@@ -455,19 +467,31 @@ def _reconcile_selected(
     reconciler_kwargs: Mapping[str, Any],
 ) -> ReconcileReport:
     reconciler = ConnectorReconciler(hook, dry_run=dry_run, **reconciler_kwargs)
-    snapshot = reconciler.snapshot()
+    try:
+        snapshot = reconciler.snapshot()
+    except RetryBudgetExhausted as exc:
+        raise RetryBudgetExhausted(
+            f"{len(selected)} connector(s) not reconciled: {cap_list(s.name for s in selected)}: {exc}"
+        ) from exc
 
     results: list[ConnectorResult] = []
     failures: list[tuple[str, PlatformError]] = []
+    not_attempted: list[str] = []
     for spec in selected:
+        if failures and isinstance(failures[-1][1], RetryBudgetExhausted):
+            not_attempted.append(spec.name)  # the budget is shared: the rest would fail the same way
+            continue
         try:
             results.append(reconciler.reconcile_one(spec, snapshot))
         except PlatformError as exc:
             log.error("%s: reconcile failed: %s", spec.name, exc)
             failures.append((spec.name, exc))
     if failures:
-        message = f"{len(failures)} connector(s) failed to reconcile: " + " || ".join(
-            f"{name}: {exc}" for name, exc in failures
+        not_reconciled = [name for name, _ in failures] + not_attempted
+        message = (
+            f"{len(failures)} connector(s) failed to reconcile; {len(not_reconciled)} connector(s) not reconciled: "
+            f"{cap_list(not_reconciled)}. "
+            + " || ".join(f"{name}: {exc}" for name, exc in failures[:LOG_LIST_LIMIT])
         )
         if any(isinstance(exc, PermanentError) for _, exc in failures):
             raise PermanentError(message)

@@ -32,6 +32,21 @@ import yaml
 
 from commodity_platform.errors import ConfigError
 from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.redaction import (  # noqa: F401  (re-exported: the classifier's public home was here)
+    _KNOWN_PROVIDERS,
+    REFERENCE_RE,
+    is_reference,
+    is_secret_key,
+    mask_value,
+    plaintext_secret_problem,
+)
+from commodity_platform.validation import (
+    MAX_CONFIG_VALUE_CHARS,
+    MAX_SPEC_FILE_BYTES,
+    cap_list,
+    preview,
+    read_text_limited,
+)
 
 CONNECTORS_DIR: Path = INCLUDE_DIR / "connectors"
 
@@ -45,38 +60,10 @@ CONNECT_STATE: dict[str, str] = {"running": "RUNNING", "paused": "PAUSED", "stop
 
 _TOP_LEVEL_REQUIRED = ("name", "state", "config")
 _TOP_LEVEL_OPTIONAL = ("description",)
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-_CONFIG_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
+_CONFIG_KEY_RE = re.compile(r"[A-Za-z0-9_.\-]{1,255}")
 
-#: A Kafka config-provider reference, as matched by Kafka's ``ConfigTransformer``:
-#: ``${provider:[path:]key}``. The env provider ignores the path, so ``${env:VAR}`` and ``${env::VAR}``
-#: are both valid.
-REFERENCE_RE = re.compile(r"\$\{(?P<provider>[A-Za-z][A-Za-z0-9_-]*):(?:(?P<path>[^}:]*):)?(?P<key>[^}]+)\}")
-_KNOWN_PROVIDERS = frozenset({"env", "file", "dir"})
 
-# Tokens (after splitting a config key on '.', '_' and '-') that mark the value as a secret.
-_SECRET_TOKENS = frozenset(
-    {"password", "passwd", "pwd", "secret", "token", "credentials", "credential", "apikey", "passphrase"}
-)
-# Token sequences that mark a secret only together ("api.key", "private.key", "user.info" of the
-# Schema Registry basic-auth "user:password" pair, the JAAS login config).
-_SECRET_TOKEN_PAIRS = (("api", "key"), ("private", "key"), ("user", "info"), ("jaas", "config"))
-# A key whose *last* token is one of these describes a secret without holding one
-# (``sasl.oauthbearer.token.endpoint.url``, ``ssl.keystore.type``, ``credentials.provider.class``).
-_NON_VALUE_SUFFIXES = frozenset(
-    {"url", "uri", "endpoint", "type", "class", "location", "enabled", "source", "field", "header", "mode"}
-)
-# Inside *any* value (URLs, query strings, headers, JDBC URLs, JAAS configs): ``password=...``,
-# ``api_key=...``, ``token: ...``, ``Authorization: Bearer ...``. References are scrubbed first.
-_INLINE_SECRET_RE = re.compile(
-    r"""(?<![A-Za-z0-9])
-        (?P<k>password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|authorization)
-        ["']?\s*[:=]\s*["']?(?:(?:bearer|basic)\s+)?(?P<v>[^"'&;\s,]*)""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# ``scheme://user:password@host`` with a literal password.
-_URL_USERINFO_RE = re.compile(r"://[^/\s:@]+:(?P<v>[^@/\s]+)@")
-_SCRUBBED = "\x00"
 
 
 @dataclass(frozen=True)
@@ -107,77 +94,6 @@ class ConnectorSpec:
     @property
     def location(self) -> str:
         return self.display_path or str(self.source_file)
-
-
-def is_reference(value: str) -> bool:
-    """True when ``value`` is exactly one config-provider reference (``${provider:path:key}``)."""
-    match = REFERENCE_RE.fullmatch(value.strip())
-    return bool(match and match.group("provider") in _KNOWN_PROVIDERS)
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a config key's value must be treated as a secret.
-
-    Tokenising instead of substring matching keeps ``key.converter`` or ``topic.creation...`` from
-    matching while still catching ``ssl.keystore.password``, ``aws.secret.access.key`` or
-    ``value.converter.basic.auth.user.info``.
-    """
-    tokens = [t for t in re.split(r"[._\-]", key.lower()) if t]
-    if not tokens or tokens[-1] in _NON_VALUE_SUFFIXES:
-        return False
-    if _SECRET_TOKENS.intersection(tokens):
-        return True
-    return any(
-        tokens[i] == first and tokens[i + 1] == second
-        for first, second in _SECRET_TOKEN_PAIRS
-        for i in range(len(tokens) - 1)
-    )
-
-
-def plaintext_secret_problem(key: str, value: str) -> str | None:
-    """Return why ``key=value`` would put a plaintext secret on the cluster, or None if it is safe.
-
-    A secret-like key must hold references only (a JAAS config may wrap references in its syntax, so
-    for it every ``password=``/``secret=`` assignment must be a reference). In every other value an
-    inline ``password=...``/``api_key=...`` assignment (a URL query, a JDBC URL) must be a reference too.
-    """
-    if is_secret_key(key):
-        if is_reference(value):
-            return None
-        if key.lower().endswith("jaas.config"):
-            inline = _inline_plaintext(value)
-            if inline is None and REFERENCE_RE.search(value):
-                return None
-            return inline or "the JAAS config holds no config-provider reference for its password"
-        return "secret-like key must be a config-provider reference like ${dir:/path:key} or ${env:VAR}"
-    return _inline_plaintext(value)
-
-
-def _inline_plaintext(value: str) -> str | None:
-    scrubbed = REFERENCE_RE.sub(_SCRUBBED, value)
-    for match in _INLINE_SECRET_RE.finditer(scrubbed):
-        literal = match.group("v")
-        if literal and not literal.startswith(_SCRUBBED):
-            return f"inline '{match.group('k')}' assignment is not a config-provider reference"
-    for match in _URL_USERINFO_RE.finditer(scrubbed):
-        if not match.group("v").startswith(_SCRUBBED):
-            return "URL carries a literal password (user:password@host); use a config-provider reference"
-    return None
-
-
-def mask_value(key: str, value: str | None) -> str | None:
-    """How a config value may appear in logs: references as they are, secret-like literals masked.
-
-    References are not secrets (they name where the secret lives), so showing them makes diffs useful;
-    a *live* config may still hold a plaintext secret someone set by hand, which must never be logged.
-    """
-    if value is None:
-        return None
-    if is_reference(value):
-        return value
-    if is_secret_key(key) or _inline_plaintext(value):
-        return "***"
-    return value
 
 
 def _normalise_value(path: str, key: str, raw: Any) -> str:
@@ -246,9 +162,9 @@ def parse_spec(text: str, path: str, *, expected_name: str | None = None) -> Con
             raise ConfigError(f"{path}: missing required key '{key}'")
 
     name = doc["name"]
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"{path}: key 'name': {name!r} must be 3-64 lowercase letters, digits or '-' "
+            f"{path}: key 'name': {preview(name)} must be 3-64 lowercase letters, digits or '-' "
             "(it becomes the Connect connector name)"
         )
     if not name.startswith(MANAGED_PREFIX):
@@ -260,7 +176,7 @@ def parse_spec(text: str, path: str, *, expected_name: str | None = None) -> Con
 
     state = doc["state"]
     if state not in VALID_STATES:
-        raise ConfigError(f"{path}: key 'state': {state!r} is not one of {', '.join(VALID_STATES)}")
+        raise ConfigError(f"{path}: key 'state': {preview(state)} is not one of {', '.join(VALID_STATES)}")
 
     description = doc.get("description", "")
     if not isinstance(description, str):
@@ -272,9 +188,15 @@ def parse_spec(text: str, path: str, *, expected_name: str | None = None) -> Con
 
     config: dict[str, str] = {}
     for key, raw in raw_config.items():
-        if not isinstance(key, str) or not _CONFIG_KEY_RE.match(key):
-            raise ConfigError(f"{path}: config key {key!r} is not a valid Connect config key")
+        if not isinstance(key, str) or not _CONFIG_KEY_RE.fullmatch(key):
+            raise ConfigError(f"{path}: config key {preview(key)} is not a valid Connect config key")
         config[key] = _normalise_value(path, key, raw)
+        if len(config[key]) > MAX_CONFIG_VALUE_CHARS:
+            # The value is not echoed: it is large, and it may be a secret.
+            raise ConfigError(
+                f"{path}: config key '{key}': value of {len(config[key]):,} characters is longer than the "
+                f"limit of {MAX_CONFIG_VALUE_CHARS:,}"
+            )
 
     _check_config(path, name, config)
     config["name"] = name  # Connect stores the name inside the config; keep both sides comparable.
@@ -336,10 +258,7 @@ def _display(path: Path) -> str:
 def load_spec_file(path: Path) -> ConnectorSpec:
     """Load one spec file; its ``name`` must equal the file name stem so files are easy to find."""
     display = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{display}: cannot read spec file: {exc.strerror}") from None
+    text = read_text_limited(path, MAX_SPEC_FILE_BYTES, what="connector spec file", display=display)
     return parse_spec(text, display, expected_name=path.stem)
 
 
@@ -369,7 +288,8 @@ def load_specs(directory: Path = CONNECTORS_DIR, *, only: Iterable[str] | None =
     unknown = [n for n in wanted if n not in seen]
     if unknown:
         raise ConfigError(
-            f"param 'connectors': no spec for {unknown} in {_display(directory)}; known: {sorted(seen)}"
+            f"param 'connectors': no spec for {cap_list(unknown)} in {_display(directory)}; "
+            f"known: {cap_list(sorted(seen))}"
         )
     return [s for s in specs if s.name in set(wanted)]
 

@@ -12,7 +12,9 @@ Why this shape:
   (``chunk i/n, rows, elapsed``); a retry simply rewrites every chunk again, which is safe.
 * **Retries.** Connection loss, lock wait timeouts and deadlocks are temporary: the chunk is retried
   with exponential backoff (``attempt n/N`` logged) and then surfaced as :class:`TemporaryError` so the
-  task's own retries apply. SQL or schema errors are permanent.
+  task's own retries apply. SQL or schema errors are permanent. A lost connection is re-opened with its
+  own backoff (``reconnect n/N``) before the chunk is retried: a warehouse restarting or refusing
+  connections for a few seconds must not end the run with a raw driver error.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_
 from commodity_platform.errors import PermanentError, TemporaryError
 from commodity_platform.ohlc.statements import WritePlan, write_plan
 from commodity_platform.ohlc.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
+from commodity_platform.validation import cap_list
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 #: too many connections, can't connect, and Doris' "try again" transaction/load errors.
 TRANSIENT_DB_ERRORS = frozenset({1205, 1213, 2002, 2003, 2006, 2013, 1040, 1053})
 CHUNK_ATTEMPTS = 3
+#: Reconnect attempts (exponential backoff 0.5 s .. 8 s, about 30 s in all) before a chunk attempt gives up.
+RECONNECT_ATTEMPTS = 7
+RECONNECT_BACKOFF_MAX_S = 8.0
 
 FaultHook = Callable[[str, int], None]
 """Test hook: called with (stage, chunk index) at "before_commit" and "after_commit"; may raise."""
@@ -110,9 +116,10 @@ class OhlcBackfill:
         report = BackfillReport(window=window.as_dict(), dialect="doris" if self.doris else "mysql")
         started = time.monotonic()
         log.info("rebuilding bars of [%s, %s) codes=%s in %d chunk(s) of up to %d min, %s idiom",
-                 iso_z(window.start), iso_z(window.end), list(window.commodity_codes) or "all", len(chunks),
+                 iso_z(window.start), iso_z(window.end),
+                 cap_list(window.commodity_codes) if window.commodity_codes else "all", len(chunks),
                  self.chunk_minutes, report.dialect)
-        self._conn = self._connect()
+        self._conn: Any = self._connect_with_backoff()
         try:
             for index, (lower, upper) in enumerate(chunks, start=1):
                 plan = write_plan(lower, upper, commodity_codes=window.commodity_codes, doris=self.doris)
@@ -123,7 +130,8 @@ class OhlcBackfill:
                          index, len(chunks), result.start, result.end, result.bars_written, result.bars_deleted,
                          result.seconds, time.monotonic() - started)
         finally:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
         report.seconds = time.monotonic() - started
         log.info("done: %d bars written, %d deleted in %d chunk(s), %.2f s", report.bars_written,
                  report.bars_deleted, len(report.chunks), report.seconds)
@@ -138,18 +146,41 @@ class OhlcBackfill:
             reraise=True,
         )
         def attempt() -> ChunkResult:
+            if self._conn is None:
+                self._conn = self._connect_with_backoff()
             try:
                 return self._run_chunk(self._conn, plan, index)
             except TemporaryError:
-                # The connection may be dead (2006/2013): the next attempt gets a fresh one.
+                # The connection may be dead (2006/2013): the next attempt opens a fresh one (with backoff).
                 try:
                     self._conn.close()
                 except Exception:
                     log.debug("closing the failed connection raised", exc_info=True)
-                self._conn = self._connect()
+                self._conn = None
                 raise
 
         return attempt()
+
+    def _connect_with_backoff(self) -> Any:
+        """A new connection; temporary refusals (server restarting, too many connections) are retried.
+
+        Driver errors are classified (:func:`classify_db_error`), so what escapes is a TemporaryError after
+        the last attempt or a PermanentError (bad credentials, unknown database) at once, never a raw one.
+        """
+        import MySQLdb
+
+        delay = 0.5
+        for attempt in range(1, RECONNECT_ATTEMPTS + 1):
+            try:
+                return self._connect()
+            except MySQLdb.Error as err:
+                error = classify_db_error(err, where="connecting to the warehouse")
+            if isinstance(error, PermanentError) or attempt == RECONNECT_ATTEMPTS:
+                raise error
+            log.warning("reconnect %d/%d failed (%s); retrying in %.1f s", attempt, RECONNECT_ATTEMPTS, error, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_BACKOFF_MAX_S)
+        raise AssertionError("unreachable")
 
     def _run_chunk(self, conn: Any, plan: WritePlan, index: int) -> ChunkResult:
         import MySQLdb

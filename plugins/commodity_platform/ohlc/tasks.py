@@ -14,6 +14,7 @@ from typing import Any
 from commodity_platform.errors import PermanentError
 from commodity_platform.ohlc.window import DEFAULT_CHUNK_MINUTES, Window, check_known_codes, resolve_window
 from commodity_platform.task_errors import permanent_errors_fail_fast
+from commodity_platform.validation import cap_list
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def resolve_window_task(params: dict[str, Any], *, data_interval_start: datetime
                 conn.close()
     chunk_minutes = int(params.get("chunk_minutes") or DEFAULT_CHUNK_MINUTES)
     log.info("window [%s, %s) from %s, codes=%s: %d minutes in %d chunk(s)", window.start, window.end,
-             window.source, list(window.commodity_codes) or "all", window.minutes,
+             window.source, cap_list(window.commodity_codes) if window.commodity_codes else "all", window.minutes,
              len(window.chunks(chunk_minutes)))
     return window.as_dict()
 

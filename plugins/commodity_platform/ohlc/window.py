@@ -19,7 +19,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from commodity_platform.errors import ConfigError
+from commodity_platform.validation import cap_list, preview
 
+#: Window bounds must lie in [1970-01-01, 9999-12-31): chunk boundaries are multiples of ``chunk_minutes``
+#: since the epoch and the verification looks a little past ``end``; the last day of the calendar leaves no
+#: room for that (Python's datetime stops at 9999-12-31 23:59:59.999999 and raised a bare OverflowError
+#: that Airflow retried). Both warehouses' DATETIME ranges (MariaDB 1000..9999, Doris 0000..9999) hold it.
+EARLIEST_BOUND = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_BOUND = datetime(9999, 12, 31, tzinfo=timezone.utc)
 DEFAULT_MAX_SPAN_DAYS = 31
 DEFAULT_CHUNK_MINUTES = 1440
 _CODE_MAX_LEN = 32  # energy_prices_rt.commodity_code VARCHAR(32)
@@ -47,7 +54,10 @@ class Window:
         out = []
         lower = self.start
         while lower < self.end:
-            boundary = epoch + ((lower - epoch) // step + 1) * step
+            try:
+                boundary = epoch + ((lower - epoch) // step + 1) * step
+            except OverflowError:  # the next boundary is past datetime.max: the window's end comes first
+                boundary = self.end
             upper = min(boundary, self.end)
             out.append((lower, upper))
             lower = upper
@@ -93,7 +103,10 @@ def parse_utc(value: Any, *, field_name: str) -> datetime:
             f"{field_name}: {value!r} has UTC offset {parsed.utcoffset()}; give UTC (suffix Z or +00:00) so bar "
             "minutes are unambiguous"
         )
-    utc = parsed.astimezone(timezone.utc)
+    try:
+        utc = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ConfigError(f"{field_name}: {value!r} is out of the supported date range") from None
     # A plain datetime even when Airflow hands a pendulum DateTime (its data intervals): pendulum's
     # differences are Interval objects that fail when divided by a timedelta.
     return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
@@ -114,14 +127,14 @@ def normalize_codes(raw: Any) -> tuple[str, ...]:
         return ()
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, Sequence) or isinstance(items, bytes):
-        raise ConfigError(f"commodity_codes: expected a list of codes, got {raw!r}")
+        raise ConfigError(f"commodity_codes: expected a list of codes, got {preview(raw)}")
     codes: list[str] = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ConfigError(f"commodity_codes: every entry must be a non-empty string, got {item!r} in {raw!r}")
+            raise ConfigError(f"commodity_codes: every entry must be a non-empty string, got {preview(item)}")
         code = item.strip().upper()
         if len(code) > _CODE_MAX_LEN:
-            raise ConfigError(f"commodity_codes: {item!r} is longer than {_CODE_MAX_LEN} characters")
+            raise ConfigError(f"commodity_codes: {preview(item)} is longer than {_CODE_MAX_LEN} characters")
         if code not in codes:
             codes.append(code)
     return tuple(codes)
@@ -158,6 +171,11 @@ def resolve_window(
         start = parse_utc(raw_start, field_name="start")
         end = parse_utc(raw_end, field_name="end")
         source = "params"
+    for name, bound, raw in (("start", start, raw_start), ("end", end, raw_end)):
+        if not EARLIEST_BOUND <= bound <= LATEST_BOUND:
+            raise ConfigError(
+                f"{name}: {raw!r} is outside the supported range [{iso_z(EARLIEST_BOUND)}, {iso_z(LATEST_BOUND)}]"
+            )
     _check_aligned(start, "start", raw_start)
     _check_aligned(end, "end", raw_end)
     if end <= start:
@@ -184,4 +202,6 @@ def check_known_codes(conn: Any, codes: Sequence[str], *, table: str = "energy_p
     finally:
         cur.close()
     if unknown:
-        raise ConfigError(f"commodity_codes: unknown code(s) {unknown}: no tick at all in {table}; check the spelling")
+        raise ConfigError(
+            f"commodity_codes: unknown code(s) {cap_list(unknown)}: no tick at all in {table}; check the spelling"
+        )

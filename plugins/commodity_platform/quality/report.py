@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from commodity_platform.quality.results import CheckResult
-from commodity_platform.quality.settings import CHECKS
+from commodity_platform.quality.settings import CHECKS, contained_path, report_base_dir
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
@@ -86,7 +86,14 @@ def render_html(run_id: str, results: Iterable[CheckResult], *, instance: str) -
     return "".join(parts)
 
 
-def write_report(path: Path, run_id: str, results: Iterable[CheckResult], *, instance: str) -> Path:
+def write_report(path: Path, run_id: str, results: Iterable[CheckResult], *, instance: str,
+                 base: Path | None = None) -> Path:
+    """Write the HTML report atomically at ``path``, which must resolve inside ``base``.
+
+    ``base`` defaults to the configured report base directory; the check is repeated here, right before
+    writing, because a symlink can appear between validating the Params and publishing.
+    """
+    path = contained_path(base or report_base_dir(), path, field_name="report_dir")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render_html(run_id, list(results), instance=instance), encoding="utf-8")

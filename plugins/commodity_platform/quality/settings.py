@@ -7,6 +7,8 @@ field and the value. The checks then receive plain, typed values.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,14 +17,42 @@ from pathlib import Path
 from typing import Any
 
 from commodity_platform.errors import ConfigError
-from commodity_platform.paths import PROJECT_ROOT
+from commodity_platform.validation import cap_list, preview, require_finite_params
 
 CHECKS: tuple[str, ...] = ("freshness", "error_rate", "ohlc_correctness")
 PUSH_JOB = "streaming_data_quality"
 DEFAULT_INSTANCE = "commodity-platform"
 
-_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
-_INSTANCE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_CODE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+
+#: The one directory every data-quality report goes under (the ``report_dir`` Param picks a folder inside
+#: it). Set by the deployment (the sandbox sets its own); by default ``$AIRFLOW_HOME/dq-reports``.
+REPORT_BASE_ENV = "STREAMING_DQ_REPORT_BASE_DIR"
+
+
+def report_base_dir() -> Path:
+    """The configured base directory of the HTML reports (symlinks resolved)."""
+    configured = os.environ.get(REPORT_BASE_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
+    return (Path(airflow_home) / "dq-reports").resolve()
+
+
+def contained_path(base: Path, candidate: Path, *, field_name: str) -> Path:
+    """``candidate`` (relative paths are taken under ``base``) if it resolves inside ``base``, else ConfigError.
+
+    Resolving follows symlinks and ``..``, so neither ``../../etc`` nor a symlink pointing out escapes.
+    """
+    base = base.resolve()
+    resolved = (base / candidate).resolve()
+    if resolved != base and not resolved.is_relative_to(base):
+        raise ConfigError(
+            f"{field_name}: {preview(str(candidate))} resolves to {resolved}, outside the report base directory "
+            f"{base} (set {REPORT_BASE_ENV} to move the base)"
+        )
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -81,7 +111,7 @@ class DQSettings:
     commodity_codes: tuple[str, ...] = ()
     examples: int = 10
     instance: str = DEFAULT_INSTANCE
-    report_dir: Path = PROJECT_ROOT / ".sandbox" / "dq-reports"
+    report_dir: Path = field(default_factory=report_base_dir)
     doris_conn_id: str = "doris_default"
     pushgateway_conn_id: str = "pushgateway_default"
     kafka_connect_conn_id: str = "kafka_connect_default"
@@ -89,7 +119,7 @@ class DQSettings:
     @property
     def report_path(self) -> Path:
         """Where this run's HTML report goes: one folder per run id (file-system safe)."""
-        safe = re.sub(r"[^A-Za-z0-9_.\-]+", "_", self.run_id)
+        safe = re.sub(r"[^A-Za-z0-9_\-]+", "_", self.run_id)  # no '.': a run id of '..' stays a plain name
         return self.report_dir / safe / "report.html"
 
     def describe_window(self) -> str:
@@ -111,8 +141,11 @@ def parse_instant(value: Any, *, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as err:
-        raise ConfigError(f"{name}: {value!r} is not an ISO-8601 timestamp (e.g. 2026-03-01T12:00:00Z)") from err
-    return to_naive_utc(parsed)
+        raise ConfigError(f"{name}: {preview(value)} is not an ISO-8601 timestamp (e.g. 2026-03-01T12:00:00Z)") from err
+    try:
+        return to_naive_utc(parsed)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past datetime.max in UTC
+        raise ConfigError(f"{name}: {value!r} is out of the supported date range once converted to UTC") from None
 
 
 def floor_minute(value: datetime) -> datetime:
@@ -128,6 +161,8 @@ def _number(params: Mapping[str, Any], name: str, default: float, *, minimum: fl
         value = default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name}: {value!r} is not a finite number")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ConfigError(f"{name}: {value!r} must be {bound}")
@@ -145,9 +180,11 @@ def _freshness_tables(value: Any) -> dict[str, float]:
     tables: dict[str, float] = {}
     for name, threshold in value.items():
         if name not in TABLE_SPECS:
-            raise ConfigError(f"freshness_tables: unknown table {name!r}; known: {sorted(TABLE_SPECS)}")
+            raise ConfigError(f"freshness_tables: unknown table {preview(name)}; known: {sorted(TABLE_SPECS)}")
         if threshold is None:
             threshold = DEFAULT_FRESHNESS_TABLES[name]
+        if isinstance(threshold, float) and not math.isfinite(threshold):
+            raise ConfigError(f"freshness_tables.{name}: {threshold!r} is not a finite number of seconds")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
             raise ConfigError(
                 f"freshness_tables.{name}: max lag must be a positive number of seconds, got {threshold!r}"
@@ -165,15 +202,26 @@ def settings_from_params(params: Mapping[str, Any], *, run_id: str, default_as_o
     ``settle_seconds`` before ``as_of``: a minute's bar is only final once the aggregator's allowed
     lateness has passed, and checking it earlier would report bars that are merely not written yet.
     """
+    require_finite_params(params)
     as_of = parse_instant(params.get("as_of"), name="as_of") or to_naive_utc(default_as_of)
     start = parse_instant(params.get("start"), name="start")
     end = parse_instant(params.get("end"), name="end")
     window_minutes = int(_number(params, "window_minutes", 60, minimum=1, maximum=7 * 24 * 60) or 60)
     settle = _number(params, "settle_seconds", 120, minimum=0, maximum=3600) or 0.0
-    if end is None:
-        end = floor_minute(as_of - timedelta(seconds=settle))
-    if start is None:
-        start = end - timedelta(minutes=window_minutes)
+    # Window arithmetic at the edge of the calendar (year 1 or 9999) overflows: a Param error, not a retry.
+    try:
+        if end is None:
+            end = floor_minute(as_of - timedelta(seconds=settle))
+    except OverflowError:
+        raise ConfigError(f"as_of: {params.get('as_of')!r} is too close to the start of the calendar") from None
+    try:
+        if start is None:
+            start = end - timedelta(minutes=window_minutes)
+    except OverflowError:
+        raise ConfigError(f"end: {end.isoformat()} minus window_minutes={window_minutes} is before year 1") from None
+    for name, bound in (("as_of", as_of), ("start", start), ("end", end)):
+        if bound.year > 9998:  # the checks look up to a day past their bounds (freshness lookback, settle)
+            raise ConfigError(f"{name}: {bound.isoformat()} is beyond the supported range (before year 9999)")
     for name, bound in (("start", start), ("end", end)):
         if bound != floor_minute(bound):
             raise ConfigError(f"{name}: {bound.isoformat()} is not a whole minute; bars are checked per minute")
@@ -183,19 +231,22 @@ def settings_from_params(params: Mapping[str, Any], *, run_id: str, default_as_o
     codes = params.get("commodity_codes") or ()
     if isinstance(codes, str):
         codes = [c.strip() for c in codes.split(",") if c.strip()]
-    bad = [c for c in codes if not isinstance(c, str) or not _CODE_RE.match(c)]
+    bad = [c for c in codes if not isinstance(c, str) or not _CODE_RE.fullmatch(c)]
     if bad:
-        raise ConfigError(f"commodity_codes: invalid codes {bad!r} (letters, digits, _ . - up to 32)")
+        raise ConfigError(
+            f"commodity_codes: invalid codes {cap_list(bad)} (letters, digits, _ . - up to 32)"
+        )
 
     instance = str(params.get("instance") or DEFAULT_INSTANCE)
-    if not _INSTANCE_RE.match(instance):
-        raise ConfigError(f"instance: {instance!r} is not a valid Pushgateway grouping value")
+    if not _INSTANCE_RE.fullmatch(instance):
+        raise ConfigError(f"instance: {preview(instance)} is not a valid Pushgateway grouping value")
 
     examples = int(_number(params, "examples", 10, minimum=0, maximum=1000) or 0)
+    base = report_base_dir()
     directory = params.get("report_dir") or report_dir
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"report_dir": base}
     if directory:
-        kwargs["report_dir"] = Path(str(directory)).expanduser()
+        kwargs["report_dir"] = contained_path(base, Path(str(directory)), field_name="report_dir")
     for conn_param in ("doris_conn_id", "pushgateway_conn_id", "kafka_connect_conn_id"):
         if params.get(conn_param):
             kwargs[conn_param] = str(params[conn_param])

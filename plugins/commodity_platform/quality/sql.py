@@ -77,7 +77,7 @@ def number(value: float | None) -> str:
 
 def quote_literal(value: str) -> str:
     """A validated string as a SQL literal. Only plain identifiers/timestamps are accepted at all."""
-    if not _SAFE_LITERAL_RE.match(value):
+    if not _SAFE_LITERAL_RE.fullmatch(value):
         raise ConfigError(f"refusing to inline {value!r} into SQL: unexpected characters")
     return f"'{value}'"
 
