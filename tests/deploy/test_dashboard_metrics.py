@@ -6,7 +6,8 @@ names are checked by running the JMX exporter rules shipped in the manifests (fi
 lower-cased and sanitised like the exporter does) over the MBeans Kafka and Kafka Connect register, so a name
 the rules cannot produce (``..._messagesin_rate1m`` instead of ``..._messagesinpersec_rate1m``) fails here.
 Flink, Doris and the other exporters have no rules in this repository: their names are checked against the
-upstream metric lists below.
+metric catalogue include/contracts/metrics.yaml (upstream file per metric; tests/contracts/test_metric_names.py
+checks every PromQL expression against it in detail, labels included).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from commodity_platform.deploy.execution import plan_phase
 from commodity_platform.deploy.phases import PHASES, PhaseOptions
 from commodity_platform.k8s.manifests import Manifest
+from tests.contracts.metric_catalogue import jmx_config, jmx_exporter_names, load_catalogue
 
 #: The data-quality metric contract (issue 5): job and the metrics dashboards may chart.
 DQ_JOB = "streaming_data_quality"
@@ -57,38 +59,21 @@ CONNECT_MBEANS = [
     "kafka.connect<type=task-error-metrics, connector=cp-sink-s3-archive, task=0><>total-record-failures: 0",
     "kafka.connect<type=task-error-metrics, connector=cp-sink-s3-archive, task=0><>deadletterqueue-produce-requests: 0",
 ]
-#: Names from the upstream metric references (Flink Prometheus reporter, Flink Kubernetes Operator, Doris FE/BE
-#: /metrics, Strimzi Kafka Exporter, JMX exporter JVM collector, Prometheus itself).
+#: Names of the non-JMX exporters (Flink reporter, Flink Kubernetes Operator, Doris FE/BE /metrics, Strimzi Kafka
+#: Exporter, JVM collectors, Prometheus itself), each with its upstream file in include/contracts/metrics.yaml.
+CATALOGUE = load_catalogue()
 UPSTREAM = {
-    "up",
-    "flink_jobmanager_job_uptime",
-    "flink_jobmanager_job_numRestarts",
-    "flink_jobmanager_job_restartingTime",
-    "flink_jobmanager_job_lastCheckpointDuration",
-    "flink_jobmanager_job_numberOfFailedCheckpoints",
-    "flink_jobmanager_numRunningJobs",
-    "flink_taskmanager_job_task_numRecordsIn",
-    "flink_taskmanager_job_task_numRecordsOut",
-    "flink_taskmanager_job_task_backPressuredTimeMsPerSecond",
-    "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
-    *(
-        f"flink_k8soperator_namespace_Lifecycle_State_{s}_Count"
-        for s in ("CREATED", "SUSPENDED", "UPGRADING", "DEPLOYED", "STABLE", "ROLLING_BACK", "ROLLED_BACK", "FAILED")
-    ),
-    "doris_fe_query_total",
-    "doris_fe_query_err",
-    "doris_fe_query_latency_ms",
-    "doris_fe_routine_load_rows",
-    "doris_fe_routine_load_error_rows",
-    "doris_fe_routine_load_receive_bytes",
-    "doris_fe_txn_counter",
-    "doris_fe_node_info",
-    "doris_be_disks_local_used_capacity",
-    "doris_be_disks_avail_capacity",
-    "doris_be_disks_total_capacity",
-    "kafka_consumergroup_lag",
-    "jvm_memory_used_bytes",
-    "jvm_memory_bytes_used",
+    name
+    for name, entry in CATALOGUE["metrics"].items()
+    if not entry.get("mbean") and entry["exporter"] != "streaming-data-quality"
+}
+#: JMX exporter agent versions (0.x and 1.x name differently), as catalogued.
+JMX_VERSION = {
+    configmap: CATALOGUE["exporters"][exporter]["jmx_exporter"]["version"]
+    for configmap, exporter in (
+        ("kafka-metrics", "kafka-broker-jmx"),
+        ("kafka-connect-jmx-exporter", "kafka-connect-jmx"),
+    )
 }
 PROMQL_WORDS = {
     "by",
@@ -153,44 +138,24 @@ def metric_names(expr: str) -> tuple[set[str], set[str]]:
     return names, patterns
 
 
-def jmx_exporter_names(config: dict[str, Any], mbeans: list[str]) -> set[str]:
-    """Names the Prometheus JMX exporter produces for ``mbeans`` with ``config`` (first matching rule wins)."""
-    names = set()
-    for mbean in mbeans:
-        for rule in config["rules"]:
-            match = re.search(rule["pattern"], mbean)  # the exporter's patterns are not anchored
-            if not match:
-                continue
-            groups = match.groups()
-            name = re.sub(r"\$(\d+)", lambda g, groups=groups: groups[int(g.group(1)) - 1], rule["name"])
-            if config.get("lowercaseOutputName"):
-                name = name.lower()
-            names.add(re.sub(r"_+", "_", re.sub(r"[^a-zA-Z0-9_:]", "_", name)))
-            break
-    return names
-
-
-def _jmx_config(configmap: str, key: str) -> dict[str, Any]:
-    import yaml
-
-    body = next(m.body for m in MANIFESTS if m.ref == f"ConfigMap/{configmap}")
-    return yaml.safe_load(body["data"][key])
+def _jmx_names(configmap: str, key: str, mbeans: list[str]) -> set[str]:
+    return jmx_exporter_names(jmx_config(configmap, key), mbeans, JMX_VERSION[configmap])
 
 
 def known_metrics() -> set[str]:
     return (
-        jmx_exporter_names(_jmx_config("kafka-metrics", "kafka-metrics-config.yml"), KAFKA_MBEANS)
-        | jmx_exporter_names(_jmx_config("kafka-connect-jmx-exporter", "kafka-connect.yml"), CONNECT_MBEANS)
+        _jmx_names("kafka-metrics", "kafka-metrics-config.yml", KAFKA_MBEANS)
+        | _jmx_names("kafka-connect-jmx-exporter", "kafka-connect.yml", CONNECT_MBEANS)
         | UPSTREAM
         | DQ_CONTRACT
     )
 
 
 def test_the_jmx_rule_emulation_is_not_vacuous() -> None:
-    produced = jmx_exporter_names(_jmx_config("kafka-metrics", "kafka-metrics-config.yml"), KAFKA_MBEANS)
+    produced = _jmx_names("kafka-metrics", "kafka-metrics-config.yml", KAFKA_MBEANS)
     assert "kafka_server_brokertopicmetrics_messagesinpersec_rate1m" in produced
     assert "kafka_server_brokertopicmetrics_messagesin_rate1m" not in produced
-    connect = jmx_exporter_names(_jmx_config("kafka-connect-jmx-exporter", "kafka-connect.yml"), CONNECT_MBEANS)
+    connect = _jmx_names("kafka-connect-jmx-exporter", "kafka-connect.yml", CONNECT_MBEANS)
     assert {
         "kafka_connect_connector_status",
         "kafka_connect_worker_rebalance_completed_rebalances_total",
