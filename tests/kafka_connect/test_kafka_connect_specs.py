@@ -222,3 +222,84 @@ def test_diff_masks_secrets_but_shows_references() -> None:
     assert "- gone = x" in text
     assert "+ new = y" in text
     assert mask_value("http.request.params", "api_key=abc") == "***"
+
+
+# Debezium config keys removed upstream, with the release that removed them. An unknown key is not an error for
+# Connect or Debezium: it is ignored, and the connector silently runs with the default behaviour instead.
+#   * ExtractNewRecordState drop.tombstones / delete.handling.mode: removed in 3.2.0.Final by DBZ-6068
+#     (debezium/debezium commit dbaedd7590 "DBZ-6068 Remove deprecated delete/tombstone config options",
+#     debezium-core/.../transforms/ExtractNewRecordStateConfigDefinition.java; replacement
+#     delete.tombstone.handling.mode = drop | tombstone | rewrite | rewrite-with-tombstone | delete-to-tombstone).
+#   * database.server.name and database.history.* : gone since 2.0.0.Final (replaced by topic.prefix and
+#     schema.history.internal.*; absent from every */src/main/java of tags v2.0.0.Final .. v3.2.6.Final).
+DEBEZIUM_REMOVED_SMT_KEYS = {"drop.tombstones": (3, 2), "delete.handling.mode": (3, 2)}
+DEBEZIUM_REMOVED_CONNECTOR_KEYS = {"database.server.name": (2, 0)}
+DEBEZIUM_REMOVED_CONNECTOR_PREFIXES = {"database.history.": (2, 0)}
+EXTRACT_NEW_RECORD_STATE = "io.debezium.transforms.ExtractNewRecordState"
+
+
+def _pinned_debezium_version() -> tuple[int, int]:
+    """Major.minor of the Debezium plugins the Connect image installs (include/contracts/artifacts.yaml)."""
+    import yaml
+
+    from commodity_platform.paths import INCLUDE_DIR
+
+    def walk(node: object):
+        if isinstance(node, dict):
+            if str(node.get("name", "")).startswith("debezium-connector-"):
+                yield str(node["version"])
+            for child in node.values():
+                yield from walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                yield from walk(child)
+
+    versions = set(walk(yaml.safe_load((INCLUDE_DIR / "contracts" / "artifacts.yaml").read_text(encoding="utf-8"))))
+    assert len(versions) == 1, f"Debezium plugins pinned at several versions: {versions}"
+    major, minor = versions.pop().split(".")[:2]
+    return int(major), int(minor)
+
+
+def removed_debezium_keys(config: dict[str, str], pinned: tuple[int, int]) -> list[str]:
+    """Keys of a connector config that the pinned Debezium line no longer has."""
+    found = [k for k, since in DEBEZIUM_REMOVED_CONNECTOR_KEYS.items() if k in config and pinned >= since]
+    found += [
+        k
+        for k in config
+        for prefix, since in DEBEZIUM_REMOVED_CONNECTOR_PREFIXES.items()
+        if k.startswith(prefix) and pinned >= since
+    ]
+    for alias in [a.strip() for a in config.get("transforms", "").split(",") if a.strip()]:
+        if config.get(f"transforms.{alias}.type") == EXTRACT_NEW_RECORD_STATE:
+            found += [
+                f"transforms.{alias}.{key}"
+                for key, since in DEBEZIUM_REMOVED_SMT_KEYS.items()
+                if f"transforms.{alias}.{key}" in config and pinned >= since
+            ]
+    return found
+
+
+def test_debezium_specs_use_no_key_removed_in_the_pinned_release(repo_specs) -> None:
+    pinned = _pinned_debezium_version()
+    assert pinned >= (3, 2), pinned  # the Connect image installs Debezium 3.2+ (artifacts.yaml)
+    debezium = [s for s in repo_specs if s.connector_class.startswith("io.debezium.")]
+    assert len(debezium) == 2
+    for spec in debezium:
+        assert removed_debezium_keys(spec.config, pinned) == [], spec.name
+        assert spec.config["transforms.unwrap.delete.tombstone.handling.mode"] == "rewrite-with-tombstone"
+
+
+def test_removed_debezium_keys_are_found() -> None:
+    old = {
+        "database.server.name": "cdc",
+        "database.history.kafka.topic": "h",
+        "transforms": "unwrap",
+        "transforms.unwrap.type": EXTRACT_NEW_RECORD_STATE,
+        "transforms.unwrap.drop.tombstones": "false",
+    }
+    assert removed_debezium_keys(old, (3, 2)) == [
+        "database.server.name",
+        "database.history.kafka.topic",
+        "transforms.unwrap.drop.tombstones",
+    ]
+    assert removed_debezium_keys(old, (3, 1)) == ["database.server.name", "database.history.kafka.topic"]
