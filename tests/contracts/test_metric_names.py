@@ -152,6 +152,44 @@ def test_promtool_inputs_are_series_the_exporters_really_write(test_file: Path) 
     assert not problems, "\n".join(problems)
 
 
+def scrape_jobs() -> set[str]:
+    """The ``job`` label values the project's scrapes produce (prometheus-operator defaults: a ServiceMonitor's
+    job is the Service's name, a PodMonitor's ``<namespace>/<name>``; the Pushgateway keeps the pushed job)."""
+    from commodity_platform.quality.settings import PUSH_JOB
+
+    docs = [d for path in sorted(MANIFESTS_DIR.rglob("*.yaml"))
+            for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    services = [d for d in docs if d.get("kind") == "Service"]
+    jobs = {PUSH_JOB}
+    for monitor in yaml.safe_load_all(MONITOR_MANIFEST.read_text(encoding="utf-8")):
+        if not monitor:
+            continue
+        assert "jobLabel" not in monitor["spec"], "jobLabel changes the job names: teach scrape_jobs()"
+        wanted = monitor["spec"]["selector"].get("matchLabels", {})
+        if monitor["kind"] == "ServiceMonitor":
+            jobs |= {svc["metadata"]["name"] for svc in services
+                     if wanted.items() <= (svc["metadata"].get("labels") or {}).items()}
+        else:
+            jobs.add(f"data-platform/{monitor['metadata']['name']}")
+    return jobs
+
+
+def test_job_matchers_name_jobs_the_scrapes_produce() -> None:
+    jobs = scrape_jobs()
+    assert {"doris-fe", "doris-be", "kafka-connect", "streaming_data_quality"} <= jobs, jobs
+    used = [(where, m) for where, expr in ALL_EXPRS.items() for sel in promql_selectors(expr).selectors
+            for m in sel.matchers if m.label == "job"]
+    used += [(f.name, m) for f in PROMTOOL_TESTS for series in _input_series(f)
+             for sel in promql_selectors(series).selectors for m in sel.matchers if m.label == "job"]
+    assert used
+
+    def produced(op: str, value: str) -> bool:
+        return value in jobs if op == "=" else op != "=~" or any(re.fullmatch(value, job) for job in jobs)
+
+    bad = [f"{where}: job{m.op}{m.value!r}" for where, m in used if not produced(m.op, m.value)]
+    assert not bad, f"job values no scrape produces (jobs: {sorted(jobs)}):\n" + "\n".join(bad)
+
+
 @pytest.mark.parametrize(("expr", "expected"), [
     # The DorisBackendDown / DorisFrontendDown expressions before issue 12: a name the FE never exports ...
     ('max(doris_fe_node_info{type="be_node_num", state="dead"}) > 0', "'doris_fe_node_info' is not in"),
