@@ -21,7 +21,7 @@ import pytest
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.reconcile import ConnectorReconciler
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from commodity_platform.sandbox.connect_emulator import FILESTREAM_PLUGINS, ConnectEmulator, image_plugins
 
 CONN_ENV = "AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"
 
@@ -43,7 +43,10 @@ def conn_json(emulator: ConnectEmulator, *, login: str | None = None, password: 
 
 @pytest.fixture
 def emulator() -> Iterator[ConnectEmulator]:
-    with ConnectEmulator() as emu:
+    """A worker of the platform's Connect image (plugins from include/contracts/artifacts.yaml) whose
+    plugin.path also lists Kafka's FileStream demo connectors, which the generic tests use as a connector
+    without external systems."""
+    with ConnectEmulator((*image_plugins(), *FILESTREAM_PLUGINS)) as emu:
         yield emu
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from commodity_platform.artifacts import deploy_image_tags
 from commodity_platform.paths import MANIFESTS_DIR
 
 STRIMZI_GROUP = "kafka.strimzi.io"
@@ -190,19 +191,10 @@ PHASES_BY_NAME: dict[str, Phase] = {p.name: p for p in PHASES}
 PHASE_NAMES: list[str] = [p.name for p in PHASES]
 
 # Image tags and chart versions; every entry can be overridden by the DAG's ``image_tags`` param.
-DEFAULT_IMAGE_TAGS: dict[str, str] = {
-    "helm_installer": "alpine/k8s:1.33.4",
-    "strimzi_chart_version": "1.0.0",
-    "kafka_version": "4.1.0",
-    "flink_operator_chart_version": "1.13.0",
-    "kafka_connect": "confluentinc/cp-kafka-connect:7.9.0",
-    "schema_registry": "confluentinc/cp-schema-registry:7.9.0",
-    "doris_operator_chart_version": "26.0.1",
-    "doris_fe": "apache/doris:fe-2.1.10",
-    "doris_be": "apache/doris:be-2.1.10",
-    # The PyFlink jobs image, built from include/flink/Dockerfile (Flink version = the tag's version).
-    "flink_jobs": "commodity-platform/flink-jobs:1.20.3",
-}
+# They come from the one catalogue of external artifacts, include/contracts/artifacts.yaml (entries with a
+# ``deploy_key``), where each has its upstream evidence; docker-compose.yaml and the Dockerfiles are tested
+# against the same file (tests/contracts/test_artifacts.py). Parse-time cost: one small local YAML read.
+DEFAULT_IMAGE_TAGS: dict[str, str] = deploy_image_tags()
 
 
 def render_variables(namespace: str, image_tags: Mapping[str, str] | None = None) -> dict[str, str]:

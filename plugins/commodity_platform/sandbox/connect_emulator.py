@@ -4,7 +4,17 @@ It follows the documented Connect REST API closely enough to exercise a client e
 
 * ``GET /`` worker info; ``GET /connector-plugins?connectorsOnly=true``;
   ``PUT /connector-plugins/{class}/config/validate`` -> ``{name, error_count, groups, configs:[{definition,
-  value:{name, value, recommended_values, errors, visible}}]}``; unknown class -> 500 (as Connect does).
+  value:{name, value, recommended_values, errors, visible}}]}``.
+* **The plugins are the Connect image build's**, not a hand-kept list: by default the emulator serves the
+  connector classes of ``include/contracts/artifacts.yaml`` (``kafka_connect``: what
+  ``include/kafka-connect/Dockerfile`` installs plus what cp-kafka-connect itself has on the plugin path), so
+  a connector whose plugin the image lacks fails here as on a real worker. Apache Kafka 3.9
+  (``Plugins.connectorClass``): an unknown ``connector.class`` raises ``ConnectException("Failed to find any
+  class that implements Connector and which name matches <class>, available connectors are: PluginDesc{...}")``,
+  which ``ConnectExceptionMapper`` answers with 500 (not a ``WebApplicationException``), on validate and on
+  create/update alike (both go through ``AbstractHerder.validateConnectorConfig``). A transform or converter
+  class the image lacks is a validation error on its key, as ConfigDef reports a missing CLASS:
+  ``Invalid value <class> for configuration <key>: Class <class> could not be found.``
 * ``GET /connectors`` (``?expand=status&expand=info``), ``GET /connectors/{name}``, ``.../config``,
   ``.../status`` -> ``{name, connector:{state, worker_id, trace?},
   tasks:[{id, state, worker_id, trace?}], type}``.
@@ -39,6 +49,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from commodity_platform.artifacts import ConnectImage, connect_image
+
 REBALANCE_MESSAGE = (
     "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent "
     "config change)"
@@ -52,54 +64,63 @@ class Plugin:
     version: str
     required: tuple[str, ...] = ()
     max_tasks: int | None = None  # some connectors create fewer tasks than tasks.max
+    location: str = "classpath"  # where the worker found it (PluginDesc.location)
 
 
-DEFAULT_PLUGINS: tuple[Plugin, ...] = (
-    Plugin(
-        "com.github.castorm.kafka.connect.http.HttpSourceConnector",
-        "source",
-        "0.8.11",
-        ("kafka.topic", "http.request.url"),
-        max_tasks=1,
+# What the emulator checks per connector class (required keys, task cap). Which classes exist is NOT decided
+# here: that comes from the image build (image_plugins); a class without an entry validates common keys only.
+_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "com.github.castorm.kafka.connect.http.HttpSourceConnector": ("kafka.topic", "http.request.url"),
+    "io.debezium.connector.postgresql.PostgresConnector": (
+        "database.hostname",
+        "database.user",
+        "database.dbname",
+        "topic.prefix",
     ),
-    Plugin(
-        "io.debezium.connector.postgresql.PostgresConnector",
-        "source",
-        "2.7.3.Final",
-        ("database.hostname", "database.user", "database.dbname", "topic.prefix"),
-        max_tasks=1,
+    "io.debezium.connector.mysql.MySqlConnector": (
+        "database.hostname",
+        "database.user",
+        "database.server.id",
+        "topic.prefix",
+        "schema.history.internal.kafka.topic",
     ),
-    Plugin(
-        "io.debezium.connector.mysql.MySqlConnector",
-        "source",
-        "2.7.3.Final",
-        (
-            "database.hostname",
-            "database.user",
-            "database.server.id",
-            "topic.prefix",
-            "schema.history.internal.kafka.topic",
-        ),
-        max_tasks=1,
+    "org.apache.iceberg.connect.IcebergSinkConnector": ("iceberg.catalog.type",),
+    "org.apache.doris.kafka.connector.DorisSinkConnector": (
+        "doris.urls",
+        "doris.user",
+        "doris.password",
+        "doris.database",
     ),
-    Plugin("org.apache.iceberg.connect.IcebergSinkConnector", "sink", "1.9.1", ("iceberg.catalog.type",)),
-    Plugin(
-        "org.apache.doris.kafka.connector.DorisSinkConnector",
-        "sink",
-        "25.0.0",
-        ("doris.urls", "doris.user", "doris.password", "doris.database"),
-    ),
-    Plugin(
-        "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector", "sink", "14.1.2", ("connection.url",)
-    ),
-    Plugin(
-        "io.confluent.connect.s3.S3SinkConnector",
-        "sink",
-        "10.5.17",
-        ("s3.bucket.name", "format.class", "storage.class", "flush.size"),
-    ),
-    Plugin("io.confluent.connect.jdbc.JdbcSinkConnector", "sink", "10.8.0", ("connection.url",)),
-    Plugin("org.apache.kafka.connect.file.FileStreamSinkConnector", "sink", "3.9.0", ("file",)),
+    "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector": ("connection.url",),
+    "io.confluent.connect.s3.S3SinkConnector": ("s3.bucket.name", "format.class", "storage.class", "flush.size"),
+    "io.confluent.connect.jdbc.JdbcSinkConnector": ("connection.url",),
+    "io.confluent.connect.jdbc.JdbcSourceConnector": ("connection.url",),
+    "org.apache.kafka.connect.file.FileStreamSinkConnector": ("file",),
+}
+# Connectors that create fewer tasks than tasks.max (one binlog reader / replication slot / offset cursor).
+_MAX_TASKS: dict[str, int] = {
+    "com.github.castorm.kafka.connect.http.HttpSourceConnector": 1,
+    "io.debezium.connector.postgresql.PostgresConnector": 1,
+    "io.debezium.connector.mysql.MySqlConnector": 1,
+}
+
+
+def image_plugins(image: ConnectImage | None = None) -> tuple[Plugin, ...]:
+    """The connector plugins a worker of the Connect image loads (default: the repository's image build)."""
+    image = connect_image() if image is None else image
+    return tuple(
+        Plugin(c.cls, c.type, c.version, _REQUIRED_KEYS.get(c.cls, ()), _MAX_TASKS.get(c.cls), f"plugin {c.plugin}")
+        for c in image.connectors
+    )
+
+
+# Kafka's FileStream demo connectors: cp-kafka-connect has them in /usr/share/filestream-connectors, which the
+# platform's plugin.path leaves out (docs.confluent.io/platform/current/connect/filestream_connector.html).
+# Tests that need a connector without any external system add them explicitly (a worker whose plugin.path
+# lists that directory); the platform's specs must not use them.
+FILESTREAM_PLUGINS: tuple[Plugin, ...] = (
+    Plugin("org.apache.kafka.connect.file.FileStreamSinkConnector", "sink", "7.9.0-ccs", ("file",)),
+    Plugin("org.apache.kafka.connect.file.FileStreamSourceConnector", "source", "7.9.0-ccs", (), max_tasks=1),
 )
 
 _COMMON_KEYS = ("name", "connector.class", "tasks.max", "key.converter", "value.converter")
@@ -146,13 +167,16 @@ class ConnectEmulator:
 
     def __init__(
         self,
-        plugins: tuple[Plugin, ...] = DEFAULT_PLUGINS,
+        plugins: tuple[Plugin, ...] | None = None,
         *,
+        image: ConnectImage | None = None,
         workers: int = 3,
         settle_reads: int = 1,
         auth: tuple[str, str] | None = None,
     ) -> None:
-        self.plugins = {p.cls: p for p in plugins}
+        # The Connect image build (catalogue) decides which connector, transform and converter classes exist.
+        self.image = connect_image() if image is None else image
+        self.plugins = {p.cls: p for p in (image_plugins(self.image) if plugins is None else plugins)}
         self.workers = [f"connect-{i}.connect.data-platform.svc:8083" for i in range(workers)]
         self.settle_reads = settle_reads
         self.auth = auth
@@ -402,6 +426,17 @@ class ConnectEmulator:
             "type": conn.type,
         }
 
+    @staticmethod
+    def _class_keys(config: Mapping[str, Any]) -> list[str]:
+        """Keys whose value is a transform, predicate or converter class the worker must load."""
+        keys = [k for k in ("key.converter", "value.converter", "header.converter") if config.get(k)]
+        for prefix, listing in (("transforms", config.get("transforms")), ("predicates", config.get("predicates"))):
+            for alias in str(listing or "").split(","):
+                key = f"{prefix}.{alias.strip()}.type"
+                if alias.strip() and config.get(key):
+                    keys.append(key)
+        return keys
+
     def _validate(self, connector_class: str, config: Mapping[str, Any]) -> dict[str, Any]:
         plugin = self._plugin(connector_class)
         assert plugin is not None
@@ -416,6 +451,13 @@ class ConnectEmulator:
             errors.setdefault("tasks.max", []).append(
                 f"Invalid value {tasks_max} for configuration tasks.max: Value must be at least 1"
             )
+        for key in self._class_keys(config):
+            class_name = str(config[key]).strip()
+            if not self.image.has_class(class_name):
+                # ConfigDef's CLASS parsing, as the worker reports a transform/converter its plugins lack.
+                errors.setdefault(key, []).append(
+                    f"Invalid value {class_name} for configuration {key}: Class {class_name} could not be found."
+                )
         for (cls, key), message in self._field_errors.items():
             if cls == plugin.cls:
                 errors.setdefault(key, []).append(message)
@@ -572,12 +614,21 @@ class ConnectEmulator:
                 400, f"Included connector type {included} does not match request type {plugin_name}"
             )
         if self._plugin(plugin_name) is None:
-            return _error(
-                500,
-                f"Failed to find any class that implements Connector and which name matches "
-                f"{plugin_name}, available connectors are: {', '.join(self.plugins)}",
-            )
+            return self._unknown_connector(plugin_name)
         return JSONResponse(self._validate(plugin_name, body))
+
+    def _unknown_connector(self, connector_class: str) -> Response:
+        """Connect 3.9's answer for a class no plugin provides (Plugins.connectorClass -> ConnectException -> 500)."""
+        available = ", ".join(
+            f"PluginDesc{{klass=class {p.cls}, name='{p.cls}', version='{p.version}', encodedVersion={p.version}, "
+            f"type={p.type}, typeName='{p.type}', location='{p.location}'}}"
+            for p in self.plugins.values()
+        )
+        return _error(
+            500,
+            f"Failed to find any class that implements Connector and which name matches {connector_class}, "
+            f"available connectors are: {available}",
+        )
 
     def _check_config(self, name: str, config: Any) -> Response | None:
         if not isinstance(config, dict):
@@ -592,11 +643,7 @@ class ConnectEmulator:
         if not connector_class:
             return _error(400, f"Connector config {config} contains no connector type")
         if self._plugin(connector_class) is None:
-            return _error(
-                500,
-                f"Failed to find any class that implements Connector and which name matches "
-                f"{connector_class}, available connectors are: {', '.join(self.plugins)}",
-            )
+            return self._unknown_connector(connector_class)
         result = self._validate(connector_class, config)
         if result["error_count"]:
             lines = [f"{c['value']['name']}: {e}" for c in result["configs"] for e in c["value"]["errors"]]
