@@ -23,7 +23,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -136,6 +136,17 @@ class Ticks:
                 None if self.volume_null[i] else Decimal(int(self.volume_e4[i])).scaleb(-4),
             )
 
+    def last_valid_prices(self) -> dict[str, float]:
+        """Each commodity's price at its newest valid tick: where a continued walk picks up (the live feed)."""
+        code_ok = np.array([c is not None and c != "" for c in self.code], dtype=bool)
+        valid = code_ok & ~self.price_null & (self.price_e6 > 0) & ~self.volume_null & (self.volume_e4 >= 0)
+        last: dict[str, tuple[int, float]] = {}
+        for i in np.flatnonzero(valid):
+            code, at = str(self.code[i]), int(self.event_ms[i])
+            if code not in last or at >= last[code][0]:
+                last[code] = (at, int(self.price_e6[i]) / _PRICE_SCALE)
+        return {code: price for code, (_, price) in last.items()}
+
 
 def _to_epoch_ms(value: datetime) -> int:
     if value.tzinfo is not None:
@@ -152,12 +163,16 @@ def generate_ticks(
     faults: Faults | None = None,
     quiet_fraction: float = 0.15,
     seed: int = 42,
+    start_prices: Mapping[str, float] | None = None,
 ) -> Ticks:
     """Generate about ``n_ticks`` ticks in ``[start, end)`` (exactly ``n_ticks`` valid+invalid rows).
 
     :param commodities: codes from :data:`COMMODITIES`, or how many of them (first N).
     :param quiet_fraction: share of minutes per commodity without any tick (no bar for them).
     :param seed: same seed, same ticks.
+    :param start_prices: where each commodity's walk starts (default its typical level): a caller that
+        generates consecutive windows (the live sandbox feed) passes the previous window's
+        :meth:`Ticks.last_valid_prices` so prices continue instead of restarting at the level.
     """
     faults = faults or Faults()
     specs = _resolve_commodities(commodities)
@@ -177,8 +192,11 @@ def generate_ticks(
         if count == 0:
             continue
         stale = spec.code == faults.stale_commodity
+        start_price = (start_prices or {}).get(spec.code, spec.price)
+        if not start_price > 0:
+            raise ConfigError(f"generate_ticks: start price of {spec.code} must be > 0, got {start_price!r}")
         parts.append(_walk(rng, spec, int(count), start_ms, end_ms, first_minute, n_minutes, quiet_fraction,
-                           stale=stale))
+                           stale=stale, start_price=float(start_price)))
 
     code = np.concatenate([p["code"] for p in parts]) if parts else np.array([], dtype=object)
     event_ms = np.concatenate([p["event_ms"] for p in parts]) if parts else np.array([], dtype=np.int64)
@@ -235,7 +253,8 @@ def _resolve_commodities(commodities: Sequence[str] | int) -> list[CommoditySpec
 
 
 def _walk(rng: np.random.Generator, spec: CommoditySpec, count: int, start_ms: int, end_ms: int,
-          first_minute: int, n_minutes: int, quiet_fraction: float, *, stale: bool) -> dict[str, np.ndarray]:
+          first_minute: int, n_minutes: int, quiet_fraction: float, *, stale: bool,
+          start_price: float) -> dict[str, np.ndarray]:
     """One commodity's ticks: minutes weighted by session, uniform ms within a minute, GBM prices."""
     minutes = first_minute + np.arange(n_minutes)
     hour = (minutes // 60) % 24
@@ -254,7 +273,7 @@ def _walk(rng: np.random.Generator, spec: CommoditySpec, count: int, start_ms: i
     # Geometric random walk in event time; step variance proportional to elapsed time.
     dt_days = np.diff(event_ms, prepend=event_ms[0]) / 86_400_000
     steps = rng.standard_normal(count) * spec.daily_vol * np.sqrt(dt_days)
-    level = spec.price * np.exp(np.cumsum(steps))
+    level = start_price * np.exp(np.cumsum(steps))
     ticks = np.maximum(np.round(level / spec.tick_size), 1)
     price = np.rint(ticks * spec.tick_size * _PRICE_SCALE).astype(np.int64)
     # Quantities: mostly whole lots, some fractional (4 decimals), a few zero-volume quotes.
