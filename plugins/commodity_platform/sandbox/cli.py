@@ -5,6 +5,7 @@
 * ``ui`` starts the services and Airflow (api-server, scheduler, dag-processor) on a free loopback port,
   with the sandbox connections, until Ctrl-C.
 * ``up`` starts only the services and prints the ``AIRFLOW_CONN_*`` exports, until Ctrl-C.
+* ``fault <kind>`` injects a fault into the live feed of a running ``ui`` (``fault --help`` lists the kinds).
 """
 
 from __future__ import annotations
@@ -252,6 +253,12 @@ def up() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fault"]:
+        # ./dev fault <kind>: talks to the running ui's live feed through its sandbox folder; own parser.
+        from commodity_platform.sandbox.live_feed import fault_main
+
+        return fault_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m commodity_platform.sandbox", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["demo", "ui", "up"])
