@@ -14,6 +14,7 @@ for pkg in "${DEBIAN_PACKAGES[@]}"; do
 done
 command -v gcc >/dev/null || missing+=(gcc)
 command -v java >/dev/null || missing+=(default-jre-headless)  # PyFlink's local cluster
+command -v javac >/dev/null || missing+=(default-jdk-headless)  # Doris grammar check (tests/contracts)
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=(python3-venv python3-dev)
