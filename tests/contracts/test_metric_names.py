@@ -57,8 +57,12 @@ def _series_problem(name: str, equalities: dict[str, str]) -> str | None:
     return f"{name}{wanted}: the exporter never emits this combination (it emits {series})"
 
 
-def selector_problems(selector: Selector) -> list[str]:
-    """Why ``selector`` cannot match what the catalogued exporters export (empty list: it can)."""
+def selector_problems(selector: Selector, *, query: bool = True) -> list[str]:
+    """Why ``selector`` cannot match what the catalogued exporters export (empty list: it can).
+
+    For a query (not a promtool input series) a metric the exporter writes both as a total and per value
+    of a label (``total_without``) must be selected with that label, ``=""`` for the total.
+    """
     if selector.name is not None:
         if selector.name not in METRICS:
             return [f"metric {selector.name!r} is not in include/contracts/metrics.yaml"]
@@ -81,6 +85,10 @@ def selector_problems(selector: Selector) -> list[str]:
         equalities = {m.label: m.value for m in selector.matchers if m.op == "="}
         if problem := _series_problem(name, equalities):
             problems.append(problem)
+        if query:
+            problems += [f'{name}: the exporter writes a total and one series per {label}; select {label}="" '
+                         f"(the total) or one {label}, or the total is counted twice"
+                         for label in METRICS[name].get("total_without", []) if label not in equalities]
     return problems
 
 
@@ -110,6 +118,7 @@ def test_every_entry_names_its_upstream_source(name: str) -> None:
     labels = set(entry["labels"])
     assert set().union(*(entry.get("series") or [{}])) <= labels, f"{name}: series use undeclared labels"
     assert set(entry.get("label_values") or {}) <= labels, f"{name}: label_values for undeclared labels"
+    assert set(entry.get("total_without") or []) <= labels, f"{name}: total_without names undeclared labels"
 
 
 def test_every_exporter_is_scraped_by_a_monitor_of_the_project() -> None:
@@ -148,7 +157,7 @@ def _input_series(test_file: Path) -> list[str]:
 def test_promtool_inputs_are_series_the_exporters_really_write(test_file: Path) -> None:
     """The alert unit tests feed the names and labels the exporters emit (not the rules' assumptions)."""
     problems = [f"{series}: {p}" for series in _input_series(test_file)
-                for selector in promql_selectors(series).selectors for p in selector_problems(selector)]
+                for selector in promql_selectors(series).selectors for p in selector_problems(selector, query=False)]
     assert not problems, "\n".join(problems)
 
 
@@ -198,6 +207,7 @@ def test_job_matchers_name_jobs_the_scrapes_produce() -> None:
     ('sum(rate(doris_fe_query_total{quantile="0.99"}[5m]))', "label 'quantile' is neither exported"),
     ('sum by (job_name) (kafka_connect_connector_status)', "by (job_name): no metric"),
     ('kafka_connect_connector_status{status="FAILED"}', "status='FAILED' never occurs"),
+    ('sum(rate(doris_fe_query_total[5m]))', "the total is counted twice"),
     ('sum by (a) (rate(kafka_connect_rebalance_total[5m])) / on (a) group_left up', "'kafka_connect_rebalance_total'"),
 ])
 def test_the_checker_rejects_names_and_labels_upstream_does_not_export(expr: str, expected: str) -> None:
