@@ -12,6 +12,7 @@ it, so a new statement is checked without touching this file:
   (executing the final SQL) replaced by a recorder: the queries come out exactly as GX wrapped them
   (``(SELECT * FROM <table>) AS subselect``, or the caller's alias for JOIN queries), in Doris mode;
   the error_rate check's SHOW ROUTINE LOAD goes to the fake FE;
+* what DorisHook sends to tell Doris from the sandbox (``SELECT @@version_comment``);
 * the ohlc_backfill Doris write (``write_plan(..., doris=True)``) with and without a commodity filter;
 * the use-case queries as the ConfigMap users run them (pyformat parameters) and as the dashboards send them
   (the deploy's ``grafana_sql``; Grafana's MySQL data source expands ``$__timeFrom()``/``$__timeTo()`` to
@@ -118,6 +119,21 @@ def quality_statements(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
             + [Statement("data quality (SHOW)", sql) for sql in server.sent])
 
 
+def hook_statements() -> list[Statement]:
+    """What DorisHook itself sends (telling Doris from the sandbox)."""
+    from commodity_platform.doris.hook import DorisHook
+
+    sent: list[str] = []
+
+    class Recorder:
+        def get_first(self, sql: str) -> tuple[str]:
+            sent.append(sql)
+            return ("Doris version doris-2.1.10",)
+
+    assert DorisHook.is_doris(Recorder())  # type: ignore[arg-type]
+    return [Statement("DorisHook", sql) for sql in sent]
+
+
 def ohlc_statements() -> list[Statement]:
     from commodity_platform.ohlc.statements import write_plan
 
@@ -165,11 +181,11 @@ def test_every_statement_the_project_sends_to_doris_parses_with_dorises_grammar(
     tmp_path: Path, warehouse: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     collected = (migrator_statements(tmp_path) + quality_statements(monkeypatch) + ohlc_statements()
-                 + use_case_statements())
+                 + use_case_statements() + hook_statements())
     unique = list({s.sql: s for s in collected}.values())
     origins = {s.origin.split(" ")[0] for s in unique}
     # The enumeration must not silently shrink: each source of statements contributes.
-    assert {"migrations/routine", "data", "ohlc_backfill", "use", "dashboard"} <= origins, origins
+    assert {"migrations/routine", "data", "ohlc_backfill", "use", "dashboard", "DorisHook"} <= origins, origins
     kinds = {statement_kind(s.sql) for s in unique}
     for expected in ("CREATE ROUTINE LOAD", "ALTER ROUTINE LOAD", "PAUSE ROUTINE LOAD", "RESUME ROUTINE LOAD",
                      "SHOW ALL ROUTINE", "SHOW ROUTINE LOAD", "SHOW ALTER TABLE", "CREATE TABLE IF",
