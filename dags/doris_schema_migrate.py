@@ -27,6 +27,7 @@ from airflow.sdk import Param, dag, task
 
 from commodity_platform.assets import DORIS_SCHEMA
 from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
+from commodity_platform.validation import KAFKA_BROKER_LIST_PATTERN, strict_param_pattern
 
 CONN_ID = "doris_default"
 
@@ -67,6 +68,7 @@ CONN_ID = "doris_default"
         "kafka_broker_list": Param(
             "platform-kafka-bootstrap.data-platform.svc:9092",
             type="string",
+            pattern=strict_param_pattern(KAFKA_BROKER_LIST_PATTERN),
             title="Kafka broker list",
             description="Comma-separated host:port list the Routine Loads consume from, e.g. "
                         "kafka-0:9092,kafka-1:9092 (${kafka_broker_list}).",

@@ -25,6 +25,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
+from commodity_platform.validation import strict_param_pattern
 
 CONN_ID = "kafka_connect_default"
 
@@ -48,7 +49,7 @@ CONN_ID = "kafka_connect_default"
         "connectors": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": "^cp-[a-z0-9-]+$"},
+            items={"type": "string", "pattern": strict_param_pattern("cp-[a-z0-9-]+")},
             title="Connectors",
             # An array of strings renders as a textarea that splits on new lines (Airflow UI FlexibleForm).
             description="Connector names to reconcile, one per line (e.g. cp-sink-doris). Empty = all specs.",
@@ -58,6 +59,16 @@ CONN_ID = "kafka_connect_default"
             type="boolean",
             title="Prune connectors without a spec",
             description="Delete cp-* connectors that have no spec file. Never touches any other connector.",
+        ),
+        "retry_budget_seconds": Param(
+            300,
+            type="integer",
+            minimum=1,
+            maximum=3600,
+            title="Retry budget (s)",
+            description="Total time this run may spend retrying Kafka Connect requests (409, 5xx, timeouts), "
+            "shared by every connector and every task retry, counted from the run's start. When it is spent "
+            "the run fails at once, naming the connectors not reconciled.",
         ),
     },
 )
@@ -74,8 +85,16 @@ def kafka_connect_register() -> None:
 
         from commodity_platform.kafka_connect.tasks import reconcile_connector_task
 
-        get_current_context()["connector_name"] = name  # type: ignore[typeddict-unknown-key]
-        return reconcile_connector_task(name, dry_run=bool((params or {}).get("dry_run")), conn_id=CONN_ID)
+        context = get_current_context()
+        context["connector_name"] = name  # type: ignore[typeddict-unknown-key]
+        params = params or {}
+        run_started = context["dag_run"].start_date
+        return reconcile_connector_task(
+            name,
+            dry_run=bool(params.get("dry_run")),
+            conn_id=CONN_ID,
+            retry_deadline=run_started.timestamp() + float(params.get("retry_budget_seconds") or 300),
+        )
 
     @task(trigger_rule="none_failed")
     def prune(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> list[str]:

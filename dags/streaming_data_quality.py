@@ -37,9 +37,14 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
-from commodity_platform.quality.settings import DEFAULT_FRESHNESS_TABLES, DEFAULT_INSTANCE
+from commodity_platform.quality.settings import DEFAULT_FRESHNESS_TABLES, DEFAULT_INSTANCE, INSTANCE_PATTERN
+from commodity_platform.validation import finite_number_schema, strict_param_pattern
 
 SCHEDULE = os.environ.get("STREAMING_DQ_SCHEDULE", "*/5 * * * *")
+# Param schemas: numbers must be finite (NaN/inf refused by name), the instance matched whole.
+_SHARE = finite_number_schema(type="number", minimum=0, maximum=1)
+_POSITIVE_OR_NULL = finite_number_schema(type=["null", "number"], exclusiveMinimum=0)
+_INSTANCE = strict_param_pattern(INSTANCE_PATTERN)
 
 _TIMESTAMP = ["null", "string"]
 
@@ -90,6 +95,7 @@ def _check(name: str) -> dict[str, Any]:
         "settle_seconds": Param(120, type="integer", minimum=0, maximum=3600, title="Settle time (s)", description=(
             "A minute counts as closed this long after it ends (the aggregator's allowed lateness).")),
         "freshness_tables": Param(DEFAULT_FRESHNESS_TABLES, type="object", title="Freshness: max lag per table (s)",
+                                  additionalProperties=_POSITIVE_OR_NULL,
                                   # An object renders as a JSON editor (Airflow UI FlexibleForm): JSON example.
                                   description=(
             "Tables to check for freshness and each one's maximum lag in seconds, as a JSON object, e.g. "
@@ -98,15 +104,15 @@ def _check(name: str) -> dict[str, Any]:
                                             description=(
             "Only rows this recent count for freshness; a commodity silent for longer drops out of the "
             "per-commodity lags (the table-level lag still fails).")),
-        "latency_p95_max_seconds": Param(1.0, type=["null", "number"], minimum=0,
+        "latency_p95_max_seconds": Param(1.0, **finite_number_schema(type=["null", "number"], minimum=0),
                                          title="Maximum ingest latency p95 (s)", description=(
             "Maximum p95 of ingest_time - event_time (the platform's < 1 s target); empty = report only.")),
-        "invalid_tick_rate_max": Param(0.01, type="number", minimum=0, maximum=1, title="Maximum invalid-tick share",
+        "invalid_tick_rate_max": Param(0.01, **_SHARE, title="Maximum invalid-tick share",
                                        description="Maximum share of invalid ticks in the window (0.01 = 1 %)."),
-        "routine_load_error_rate_max": Param(0.01, type="number", minimum=0, maximum=1,
+        "routine_load_error_rate_max": Param(0.01, **_SHARE,
                                              title="Maximum Routine Load error share",
                                              description="Maximum errorRows/totalRows per Doris Routine Load job."),
-        "ohlc_tolerance": Param(1e-6, type="number", minimum=0, maximum=1, title="OHLC relative tolerance",
+        "ohlc_tolerance": Param(1e-6, **_SHARE, title="OHLC relative tolerance",
                                 description=(
             "Relative tolerance for bar values: differ when |expected - stored| > tol * max(1, |expected|).")),
         "ohlc_max_mismatched_bars": Param(0, type="integer", minimum=0, title="Tolerated OHLC problem bars",
@@ -118,10 +124,12 @@ def _check(name: str) -> dict[str, Any]:
             "next line); empty: all.")),
         "examples": Param(10, type="integer", minimum=0, maximum=1000, title="Example rows",
                           description="Example rows logged and kept per failing expectation."),
-        "instance": Param(DEFAULT_INSTANCE, type="string", title="Pushgateway instance label", description=(
+        "instance": Param(DEFAULT_INSTANCE, type="string", pattern=_INSTANCE, title="Pushgateway instance label",
+                          description=(
             "Pushgateway grouping key value (instance label), e.g. commodity-platform: one group per deployment.")),
         "report_dir": Param(None, type=["null", "string"], title="Report folder", description=(
-            "Folder for the HTML reports (empty: <project>/.sandbox/dq-reports).")),
+            "Folder for the HTML reports, relative to (or inside) the base directory STREAMING_DQ_REPORT_BASE_DIR "
+            "(default $AIRFLOW_HOME/dq-reports); a path resolving outside the base is refused. Empty: the base.")),
     },
 )
 def streaming_data_quality() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,20 @@ def check_semver(field: str, value: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------- numbers
+
+#: JSON-schema keywords that refuse NaN and ±infinity in a ``type: number`` Param. Every comparison with NaN is
+#: false, so ``minimum``/``maximum`` never reject it; ``{"minimum": 0, "maximum": -1}`` holds for *no* real
+#: number, and for NaN alone, so its negation admits exactly the non-NaN numbers. The explicit bounds turn
+#: away the infinities. Valid JSON schema and ECMA semantics, so the UI form and the server agree; Airflow's
+#: message names the Param ("Invalid input for param X: nan should not be valid under ...").
+FINITE_NUMBER_SCHEMA: dict[str, Any] = {"not": {"minimum": 0, "maximum": -1}}
+
+
+def finite_number_schema(**schema: Any) -> dict[str, Any]:
+    """``schema`` (JSON-schema keywords of a number) that additionally refuses NaN and ±infinity."""
+    bounded = {"minimum": -sys.float_info.max, "maximum": sys.float_info.max, **schema}
+    return {**bounded, **FINITE_NUMBER_SCHEMA}
+
 
 
 def require_finite(field: str, value: Any) -> Any:

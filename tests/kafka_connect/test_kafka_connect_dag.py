@@ -36,7 +36,13 @@ def test_dag_file_has_no_parse_time_work() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert top_level_imports == {"__future__", "typing", "airflow.sdk", "commodity_platform.dag_defaults"}
+    assert top_level_imports == {
+        "__future__",
+        "typing",
+        "airflow.sdk",
+        "commodity_platform.dag_defaults",
+        "commodity_platform.validation",  # regexes and constants only (strict Param patterns)
+    }
 
 
 def test_dag_structure_and_params() -> None:
@@ -45,7 +51,7 @@ def test_dag_structure_and_params() -> None:
     assert dag.schedule is None
     assert not dag.catchup
     assert "kafka_connect_register" in (dag.doc_md or "")
-    assert set(dag.params.keys()) == {"dry_run", "connectors", "prune"}
+    assert set(dag.params.keys()) == {"dry_run", "connectors", "prune", "retry_budget_seconds"}
     for name in ("dry_run", "connectors", "prune"):
         assert dag.params.get_param(name).description
     assert dag.params["dry_run"] is False

@@ -58,8 +58,11 @@ def dq_dag(dagbag):
 
 
 @pytest.fixture
-def run_dq(dq_dag, airflow_db, tmp_path) -> Callable[..., Any]:
+def run_dq(dq_dag, airflow_db, tmp_path, monkeypatch) -> Callable[..., Any]:
     """Run the DAG with dag.test(); the conf is always complete (an earlier run's params can linger)."""
+    from commodity_platform.quality.settings import REPORT_BASE_ENV
+
+    monkeypatch.setenv(REPORT_BASE_ENV, str(tmp_path))  # reports must go under the configured base
 
     def run(instance: str, *, logical_date: datetime | None = None, **overrides: Any) -> Any:
         conf = {

@@ -16,11 +16,15 @@ Dependencies (the DAG's edges and the benchmark's critical path both come from `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from commodity_platform.artifacts import deploy_image_tags
+from commodity_platform.errors import ConfigError
 from commodity_platform.paths import MANIFESTS_DIR
+from commodity_platform.validation import cap_list, check_image_reference, check_semver, preview
 
 STRIMZI_GROUP = "kafka.strimzi.io"
 
@@ -197,9 +201,29 @@ PHASE_NAMES: list[str] = [p.name for p in PHASES]
 DEFAULT_IMAGE_TAGS: dict[str, str] = deploy_image_tags()
 
 
-def render_variables(namespace: str, image_tags: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The ``${dp:...}`` variables available to manifests."""
-    tags = {**DEFAULT_IMAGE_TAGS, **{k: str(v) for k, v in (image_tags or {}).items() if v}}
+#: A Kubernetes namespace is an RFC 1123 DNS label (kubernetes apimachinery validation.IsDNS1123Label).
+NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+NAMESPACE_MAX_LENGTH = 63
+
+
+def render_variables(namespace: str, image_tags: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The ``${dp:...}`` variables available to manifests, each validated (they are Params: user input).
+
+    Keys ending in ``_version`` are chart/product versions and must be SemVer; every other key is a container
+    image reference (distribution/reference grammar). A ConfigError names the Param key
+    (``image_tags.<key>``); nothing is rendered or applied then.
+    """
+    if not isinstance(namespace, str) or len(namespace) > NAMESPACE_MAX_LENGTH or not NAMESPACE_RE.fullmatch(namespace):
+        raise ConfigError(f"namespace: {preview(namespace)} is not a DNS-1123 label (a-z, 0-9, '-', at most 63)")
+    unknown = sorted(set(image_tags or {}) - set(DEFAULT_IMAGE_TAGS))
+    if unknown:
+        raise ConfigError(f"image_tags: unknown key(s) {cap_list(unknown)}; known: {', '.join(DEFAULT_IMAGE_TAGS)}")
+    tags = {**DEFAULT_IMAGE_TAGS, **{k: v for k, v in (image_tags or {}).items() if v not in (None, "")}}
+    for key, value in tags.items():
+        if key.endswith("_version"):
+            check_semver(f"image_tags.{key}", value)
+        else:
+            check_image_reference(f"image_tags.{key}", value)
     variables = {"namespace": namespace}
     variables.update({f"image.{k}": v for k, v in tags.items()})
     return variables

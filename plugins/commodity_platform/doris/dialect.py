@@ -98,13 +98,13 @@ def _unquote(name: str) -> str:
 
 def parse_statement(sql: str, *, where: str) -> ParsedStatement:
     """Parse one Doris statement; ``where`` (file and statement number) prefixes any error."""
-    routine = _ROUTINE_LOAD_RE.match(sql)
+    routine = _ROUTINE_LOAD_RE.fullmatch(sql)
     if routine:
         job = _unquote(routine.group("job")).split(".")[-1]
         return ParsedStatement(
             sql, StatementKind.CREATE_ROUTINE_LOAD, None, table=_unquote(routine.group("table")), object_name=job
         )
-    mv = _SYNC_MV_RE.match(sql)
+    mv = _SYNC_MV_RE.fullmatch(sql)
     if mv:
         try:
             query = sqlglot.parse_one(mv.group("query"), read=_DorisDDL)

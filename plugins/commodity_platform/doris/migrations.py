@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlparse
+from sqlglot import exp
 
 from commodity_platform.doris.dialect import (
     ParsedStatement,
@@ -41,6 +42,13 @@ from commodity_platform.doris.dialect import (
 )
 from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.validation import (
+    KAFKA_BROKER_LIST_PATTERN,
+    KAFKA_BROKER_PATTERN,
+    MAX_MIGRATION_FILE_BYTES,
+    preview,
+    read_text_limited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +60,8 @@ _VERSIONED_RE = re.compile(r"^V(?P<version>\d{3,})__(?P<description>[a-z0-9_]+)\
 _REPEATABLE_RE = re.compile(r"^R__(?P<description>[a-z0-9_]+)\.sql$")
 _PLACEHOLDER_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_BROKER_RE = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
+_BROKER_RE = re.compile(KAFKA_BROKER_PATTERN)
+_BROKER_LIST_RE = re.compile(KAFKA_BROKER_LIST_PATTERN)
 # Released texts of files fixed in place, accepted in a history instead of the file's current checksum.
 # Only for a file that can never have succeeded on Doris as released: V002, V003 and V005 asked for 733
 # dynamic partitions and Doris refuses more than 500 ("Too many dynamic partitions", issue 12), so only a
@@ -80,7 +89,7 @@ class SchemaSettings:
     kafka_broker_list: str = "platform-kafka-bootstrap.data-platform.svc:9092"
 
     def __post_init__(self) -> None:
-        if not _IDENTIFIER_RE.match(self.database):
+        if not _IDENTIFIER_RE.fullmatch(self.database):
             raise ConfigError(f"database: {self.database!r} is not a plain identifier")
         for name in ("replication_num", "raw_retention_days", "agg_retention_days"):
             value = getattr(self, name)
@@ -88,10 +97,13 @@ class SchemaSettings:
                 raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
         if self.replication_num > 7:
             raise ConfigError(f"replication_num: {self.replication_num} is more replicas than Doris allows (7)")
-        brokers = self.kafka_broker_list.split(",")
-        bad = [b for b in brokers if not _BROKER_RE.match(b.strip())]
-        if bad:
-            raise ConfigError(f"kafka_broker_list: {bad} are not host:port entries")
+        # The whole value is checked (no strip()): it is substituted into SQL, and "host:9092\n" must not pass.
+        if not _BROKER_LIST_RE.fullmatch(self.kafka_broker_list):
+            bad = [b for b in self.kafka_broker_list.split(",") if not _BROKER_RE.fullmatch(b.lstrip(" "))]
+            raise ConfigError(
+                f"kafka_broker_list: {preview(self.kafka_broker_list)} is not a comma-separated host:port list"
+                + (f" ({preview(bad)} are not host:port entries)" if bad else "")
+            )
 
     def placeholders(self) -> dict[str, str]:
         return {
@@ -128,6 +140,9 @@ class PreparedMigration:
     file: MigrationFile
     statements: tuple[ParsedStatement, ...]
     rendered_checksum: str
+    #: Destructive statements the file opted into (``-- destructive: <reason>``): (statement number, what).
+    destructive: tuple[tuple[int, str], ...] = ()
+    destructive_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,17 +168,17 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[MigrationFile]
     for path in sorted(directory.iterdir()):
         if path.is_dir() or path.name.startswith("."):
             continue
-        text = path.read_text(encoding="utf-8")
+        text = read_text_limited(path, MAX_MIGRATION_FILE_BYTES, what="migration file", display=path.name)
         if not text.strip():
             raise ConfigError(f"{path.name}: migration file is empty")
-        if match := _VERSIONED_RE.match(path.name):
+        if match := _VERSIONED_RE.fullmatch(path.name):
             version = int(match.group("version"))
             if version in versioned:
                 raise ConfigError(
                     f"{path.name}: version {version} is also used by {versioned[version].script}"
                 )
             versioned[version] = MigrationFile(path, version, match.group("description"), sha256_text(text))
-        elif match := _REPEATABLE_RE.match(path.name):
+        elif match := _REPEATABLE_RE.fullmatch(path.name):
             repeatable.append(MigrationFile(path, None, match.group("description"), sha256_text(text)))
         else:
             raise ConfigError(
@@ -195,9 +210,42 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
+#: A migration file opts into destructive statements with a comment line ``-- destructive: <reason>``.
+DESTRUCTIVE_MARKER_RE = re.compile(r"^--[ \t]*destructive:[ \t]*(?P<reason>\S[^\n]*)$", re.MULTILINE | re.IGNORECASE)
+
+
+def destructive_operation(stmt: ParsedStatement) -> str | None:
+    """What a statement destroys, from its sqlglot tree (not from text patterns), or None.
+
+    DROP DATABASE/SCHEMA/TABLE, TRUNCATE, DELETE without WHERE and ALTER TABLE ... DROP COLUMN lose data that
+    no later migration can bring back; DROP VIEW / MATERIALIZED VIEW only drop a derived object.
+    """
+    tree = stmt.tree
+    if isinstance(tree, exp.Drop):
+        kind = str(tree.args.get("kind") or "").upper()
+        if kind in ("DATABASE", "SCHEMA", "TABLE"):
+            return f"DROP {kind} {tree.this.sql(dialect='mysql') if tree.this else ''}".rstrip()
+    if isinstance(tree, exp.TruncateTable):
+        return "TRUNCATE " + ", ".join(t.sql(dialect="mysql") for t in tree.expressions)
+    if isinstance(tree, exp.Delete) and not tree.args.get("where"):
+        return f"DELETE without WHERE on {tree.this.sql(dialect='mysql') if tree.this else '?'}"
+    if isinstance(tree, exp.Alter):
+        dropped = [a for a in tree.args.get("actions") or [] if isinstance(a, exp.Drop)]
+        if dropped:
+            targets = [
+                f"{a.args.get('kind') or ''} {', '.join(t.sql(dialect='mysql') for t in a.args.get('tables') or [])}"
+                for a in dropped
+            ]
+            return f"ALTER TABLE {tree.this.sql(dialect='mysql')} DROP " + "; ".join(t.strip() for t in targets)
+    return None
+
+
 def prepare(file: MigrationFile, settings: SchemaSettings) -> PreparedMigration:
     """Render, split, parse and lint one file; raises ConfigError listing every problem found."""
-    rendered = render(file.path.read_text(encoding="utf-8"), settings.placeholders(), where=file.script)
+    raw_text = read_text_limited(file.path, MAX_MIGRATION_FILE_BYTES, what="migration file", display=file.script)
+    rendered = render(raw_text, settings.placeholders(), where=file.script)
+    marker = DESTRUCTIVE_MARKER_RE.search(raw_text)
+    destructive: list[tuple[int, str]] = []
     statements: list[ParsedStatement] = []
     problems: list[str] = []
     for number, sql in enumerate(split_statements(rendered), start=1):
@@ -209,6 +257,13 @@ def prepare(file: MigrationFile, settings: SchemaSettings) -> PreparedMigration:
             continue
         if stmt.kind is StatementKind.CREATE_TABLE:
             problems.extend(lint_create_table(stmt, where=where))
+        if (what := destructive_operation(stmt)) is not None:
+            destructive.append((number, what))
+            if marker is None:
+                problems.append(
+                    f"{where}: destructive statement ({what}) refused; if it is intended, say so in the file "
+                    "with a comment line '-- destructive: <reason>' (the plan then shows it)"
+                )
         if file.repeatable != (stmt.kind is StatementKind.CREATE_ROUTINE_LOAD):
             problems.append(
                 f"{where}: Routine Loads belong in R__ files and R__ files hold only CREATE ROUTINE LOAD"
@@ -220,7 +275,13 @@ def prepare(file: MigrationFile, settings: SchemaSettings) -> PreparedMigration:
         problems.append(f"{file.script}: no SQL statement in the file")
     if problems:
         raise ConfigError("\n".join(problems))
-    return PreparedMigration(file, tuple(statements), sha256_text(rendered))
+    return PreparedMigration(
+        file,
+        tuple(statements),
+        sha256_text(rendered),
+        destructive=tuple(destructive),
+        destructive_reason=marker.group("reason").strip() if marker and destructive else None,
+    )
 
 
 def prepare_all(files: Sequence[MigrationFile], settings: SchemaSettings) -> list[PreparedMigration]:
@@ -262,9 +323,14 @@ class MigrationPlan:
                          + (f" for target version {self.target_version})" if self.target_version else ")"))
         for migration in self.pending:
             lines.append(f"pending: {migration.file.script} ({len(migration.statements)} statements)")
+            destructive = dict(migration.destructive)
             for number, stmt in enumerate(migration.statements, start=1):
                 first_line = stmt.sql.splitlines()[0]
                 lines.append(f"  {number}. {stmt.kind.value}: {first_line}")
+                if number in destructive:
+                    lines.append(
+                        f"     DESTRUCTIVE: {destructive[number]} (opted in: {migration.destructive_reason})"
+                    )
         for migration in self.routine_loads:
             lines.append(f"routine load: {migration.statements[0].object_name} ({migration.file.script})")
         return lines

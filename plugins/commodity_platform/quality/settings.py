@@ -24,7 +24,9 @@ PUSH_JOB = "streaming_data_quality"
 DEFAULT_INSTANCE = "commodity-platform"
 
 _CODE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
-_INSTANCE_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+#: The Pushgateway grouping-key value (``instance``); also the DAG Param's pattern (full match there too).
+INSTANCE_PATTERN = r"[A-Za-z0-9_.:\-]{1,128}"
+_INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 
 #: The one directory every data-quality report goes under (the ``report_dir`` Param picks a folder inside
 #: it). Set by the deployment (the sandbox sets its own); by default ``$AIRFLOW_HOME/dq-reports``.
