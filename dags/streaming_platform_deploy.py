@@ -39,7 +39,8 @@ from typing import Any
 from airflow.sdk import Param, TaskGroup, dag, get_current_context, task
 
 from commodity_platform.dag_defaults import DEFAULT_ARGS, START_DATE
-from commodity_platform.deploy.phases import DEFAULT_IMAGE_TAGS, PHASE_NAMES, PHASES, default_timeouts
+from commodity_platform.deploy.phases import DEFAULT_IMAGE_TAGS, NAMESPACE_RE, PHASE_NAMES, PHASES, default_timeouts
+from commodity_platform.validation import finite_number_schema, strict_param_pattern
 
 K8S_CONN_ID = "kubernetes_default"
 
@@ -164,7 +165,7 @@ def summary() -> dict[str, Any]:
         "namespace": Param(
             "data-platform",
             type="string",
-            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            pattern=strict_param_pattern(NAMESPACE_RE.pattern),
             maxLength=63,
             title="Namespace",
             description="Kubernetes namespace of the platform; forced onto every namespaced object.",
@@ -187,8 +188,7 @@ def summary() -> dict[str, Any]:
         ),
         "recheck_seconds": Param(
             5,
-            type="number",
-            minimum=0.1,
+            **finite_number_schema(type="number", minimum=0.1, maximum=3600),
             title="Readiness re-check interval (s)",
             description="Watches re-evaluate gates at least this often (progress that lives on other objects).",
         ),

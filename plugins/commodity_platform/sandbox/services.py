@@ -319,3 +319,5 @@ def airflow_env(home: Path) -> dict[str, str]:
             p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
+        # The data-quality reports' base directory (quality.settings.REPORT_BASE_ENV): inside this sandbox.
+        "STREAMING_DQ_REPORT_BASE_DIR": str(home.parent / "dq-reports"),
