@@ -314,10 +314,10 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # The data-quality reports' base directory (quality.settings.REPORT_BASE_ENV): inside this sandbox.
+        "STREAMING_DQ_REPORT_BASE_DIR": str(home.parent / "dq-reports"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
-        # The data-quality reports' base directory (quality.settings.REPORT_BASE_ENV): inside this sandbox.
-        "STREAMING_DQ_REPORT_BASE_DIR": str(home.parent / "dq-reports"),
