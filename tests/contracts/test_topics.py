@@ -72,6 +72,7 @@ class Use:
     key: dict[str, str] | None  # component-specific settings; None: the component ignores the key
     value: dict[str, str]
     source: str  # file the settings come from, for the failure message
+    config: dict[str, str] | None = None  # a connector's whole config (a format may require other settings)
 
 
 # ------------------------------------------------------------------------------------------------- connectors
@@ -95,7 +96,7 @@ def connector_uses(specs: dict[str, dict[str, str]] | None = None) -> list[Use]:
         key, value = _converter(config, "key"), _converter(config, "value")
 
         def use(topic: str, role: str, key: dict[str, str] | None = key, value: dict[str, str] = value) -> None:
-            uses.append(Use(component, topic, role, key, value, source))  # noqa: B023 - used right away
+            uses.append(Use(component, topic, role, key, value, source, config))  # noqa: B023 - used right away
 
         for topic in _split(config.get("topics", "")):
             use(topic, "consumer")
@@ -118,10 +119,14 @@ def connector_uses(specs: dict[str, dict[str, str]] | None = None) -> list[Use]:
     return uses
 
 
-def connector_settings_match(settings: dict[str, str], fmt: dict[str, Any], role: str) -> bool:
+def connector_settings_match(
+    settings: dict[str, str], fmt: dict[str, Any], role: str, config: dict[str, str] | None = None
+) -> bool:
     """Whether a connector's converter settings are one of the ways the contract allows for ``fmt``."""
     for allowed in fmt.get("connect", []):
-        if role == "producer" and allowed.get("read_only"):
+        if allowed.get("read_only" if role == "producer" else "write_only"):
+            continue
+        if any((config or {}).get(k) != v for k, v in allowed.get("requires_config", {}).items()):
             continue
         if settings["converter"] != allowed["converter"]:
             continue
@@ -253,7 +258,7 @@ def format_mismatches(uses: list[Use], contract: dict[str, Any]) -> list[str]:
                 if expected in ("internal", "as-consumed"):
                     ok = settings["converter"] == {"internal": "<internal>", "as-consumed": "<as consumed>"}[expected]
                 else:
-                    ok = connector_settings_match(settings, fmt, use.role)
+                    ok = connector_settings_match(settings, fmt, use.role, use.config)
                 shown = {k: v for k, v in settings.items() if k != "transforms" or v}
             else:
                 tool = "flink" if use.component.startswith("flink:") else "routine_load"
@@ -380,6 +385,7 @@ def test_routine_load_in_csv_is_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------- record fields
 # Beyond the format: the JSON fields a reader picks out must be fields its topic's writers put in.
 
+CASTORM_SCHEMED_MAPPER = "com.github.castorm.kafka.connect.http.record.SchemedKvSourceRecordMapper"  # the default
 CASTORM_SCHEMED_FIELDS = ("key", "value", "timestamp")  # castorm v0.8.11 SchemedKvSourceRecordMapper value Struct
 
 
@@ -396,14 +402,20 @@ def producer_fields() -> dict[str, dict[str, set[str]]]:
         if table == sink_table and options.get("connector") in ("kafka", "upsert-kafka"):
             assert options.get("value.fields-include", "ALL") == "ALL"
             fields.setdefault(options["topic"], {})[f"flink:{job}"] = set(_ddl_columns(ddl))
+    topics = load_contract()["topics"]
     for name, config in load_specs().items():
-        if "kafka.topic" not in config or "http.response.record.mapper" in config:
-            continue  # only castorm sources with the default (schemed) mapper have a fixed record shape
-        written = set(CASTORM_SCHEMED_FIELDS)
+        if "kafka.topic" not in config:
+            continue
+        topic, producer = config["kafka.topic"], f"connector:{name}"
+        mapper = config.get("http.response.record.mapper", CASTORM_SCHEMED_MAPPER)
+        if mapper == CASTORM_SCHEMED_MAPPER:
+            written = set(CASTORM_SCHEMED_FIELDS)
+        else:  # StringKvSourceRecordMapper: the API item itself, whose fields the contract lists from the API docs
+            written = set(topics[topic]["value_fields"][producer])
         for alias in _split(config.get("transforms", "")):
             if config[f"transforms.{alias}.type"] == "org.apache.kafka.connect.transforms.InsertField$Value":
                 written |= {config[k] for k in config if k.startswith(f"transforms.{alias}.") and k.endswith(".field")}
-        fields.setdefault(config["kafka.topic"], {})[f"connector:{name}"] = written
+        fields.setdefault(topic, {})[producer] = written
     return fields
 
 
@@ -424,13 +436,13 @@ def consumer_fields() -> list[tuple[str, str, set[str]]]:
 
 
 #: Reader/topic pairs that are known not to match yet (tracked in the report of issue 12, point 3): the HTTP
-#: sources write castorm's record {key, value: <API item as a JSON string>, timestamp, source}, not ticks or
-#: weather rows; and the enricher writes no `source` field although rl_energy_prices_rt reads $.source.
+#: sources write the APIs' items (EIA/FRED/NOAA fields), not ticks or weather rows; and the enricher writes no
+#: `source` field although rl_energy_prices_rt reads $.source.
 KNOWN_FIELD_GAPS = {
-    ("commodity-prices-raw", "flink:data_enricher"): "castorm record, not a tick: API item -> tick mapping missing",
-    ("commodity-prices-raw", "flink:price_aggregator"): "castorm record, not a tick: API item -> tick mapping missing",
-    ("commodity-prices-raw", "flink:anomaly_detector"): "castorm record, not a tick: API item -> tick mapping missing",
-    ("weather-events", "routine-load:rl_weather_events_rt"): "castorm record, not a weather row: mapping missing",
+    ("commodity-prices-raw", "flink:data_enricher"): "API items, not ticks: item -> tick mapping missing",
+    ("commodity-prices-raw", "flink:price_aggregator"): "API items, not ticks: item -> tick mapping missing",
+    ("commodity-prices-raw", "flink:anomaly_detector"): "API items, not ticks: item -> tick mapping missing",
+    ("weather-events", "routine-load:rl_weather_events_rt"): "CDO items, not weather rows: mapping missing",
     ("commodity-prices-enriched", "routine-load:rl_energy_prices_rt"): "$.source: no producer writes it (NULL)",
 }
 
@@ -456,3 +468,15 @@ def test_readers_pick_fields_the_writers_write(topic: str, consumer: str, needed
     for writer, written in writers.items():
         missing = sorted(needed - written)
         assert not missing, f"{consumer} reads {missing} from {topic}; {writer} writes {sorted(written)}"
+
+
+def test_a_string_value_without_castorms_string_mapper_is_refused() -> None:
+    """StringConverter writes JSON only when castorm's StringKvSourceRecordMapper hands it the item's JSON text."""
+    specs = load_specs()
+    del specs["cp-source-noaa-weather"]["http.response.record.mapper"]  # back to the schemed (Struct) mapper
+    (problem,) = format_mismatches(
+        [u for u in connector_uses(specs) if u.component == "connector:cp-source-noaa-weather"], load_contract()
+    )
+    assert "writes weather-events value with {'converter': 'org.apache.kafka.connect.storage.StringConverter'" in (
+        problem
+    )
