@@ -13,7 +13,9 @@ it, so a new statement is checked without touching this file:
   (``(SELECT * FROM <table>) AS subselect``, or the caller's alias for JOIN queries), in Doris mode;
   the error_rate check's SHOW ROUTINE LOAD goes to the fake FE;
 * what DorisHook sends to tell Doris from the sandbox (``SELECT @@version_comment``);
-* the ohlc_backfill Doris write (``write_plan(..., doris=True)``) with and without a commodity filter;
+* ohlc_backfill on the fake FE (``OhlcBackfill(doris=True)``: its chunk writes from write_doris.sql, with
+  and without a commodity filter, the known-code probe and the verify_bars comparison), and the dq_results
+  row the data-quality DAG writes and reads back;
 * the use-case queries as the ConfigMap users run them (pyformat parameters) and as the dashboards send them
   (the deploy's ``grafana_sql``; Grafana's MySQL data source expands ``$__timeFrom()``/``$__timeTo()`` to
   ``FROM_UNIXTIME(<epoch>)``, grafana.com/docs/grafana/latest/datasources/mysql/ "Macros").
@@ -134,15 +136,29 @@ def hook_statements() -> list[Statement]:
     return [Statement("DorisHook", sql) for sql in sent]
 
 
-def ohlc_statements() -> list[Statement]:
-    from commodity_platform.ohlc.statements import write_plan
+def ohlc_and_results_statements() -> list[Statement]:
+    """ohlc_backfill's chunk writes and its reads, and the dq_results write/read, on the fake FE."""
+    from datetime import timezone
 
-    start, end = datetime(2026, 3, 1, 0, 0), datetime(2026, 3, 2, 0, 0)
-    statements = []
-    for codes in (None, ("WTI", "BRENT")):
-        plan = write_plan(start, end, commodity_codes=codes, doris=True)
-        statements += [Statement("ohlc_backfill write", interpolate(sql, plan.params)) for sql in plan.statements]
-    return statements
+    from commodity_platform.errors import ConfigError
+    from commodity_platform.ohlc.backfill import OhlcBackfill
+    from commodity_platform.ohlc.window import Window, check_known_codes
+    from commodity_platform.quality.ohlc import compare_bars
+    from commodity_platform.quality.results import CheckResult, MetricSample, load_results, save_result
+
+    server = FakeDorisServer()
+    start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+    for codes in ((), ("WTI", "BRENT")):
+        OhlcBackfill(server.connect, doris=True).run(Window(start=start, end=end, commodity_codes=codes))
+        compare_bars(server.connect(), start, end, list(codes) or None)
+    with pytest.raises(ConfigError):  # the fake FE holds no ticks: the probe runs, the code is unknown
+        check_known_codes(server.connect(), ["WTI"])
+    result = CheckResult("freshness", "pass", "ok", [MetricSample("streaming_dq_freshness_lag_seconds", {}, 1.0)],
+                         {"expectations": []}, datetime(2026, 3, 1, 12), None, None)
+    hook = FakeDorisHook(server)
+    save_result(hook, run_id="manual__2026-03-01T12:00:00+00:00", result=result, report_path=None, is_doris=True)
+    load_results(hook, run_id="manual__2026-03-01T12:00:00+00:00")
+    return [Statement("ohlc_backfill/dq_results", sql) for sql in server.sent]
 
 
 def use_case_statements() -> list[Statement]:
@@ -180,16 +196,17 @@ def covered_by_grammar(kind: str, version: str) -> bool:
 def test_every_statement_the_project_sends_to_doris_parses_with_dorises_grammar(
     tmp_path: Path, warehouse: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    collected = (migrator_statements(tmp_path) + quality_statements(monkeypatch) + ohlc_statements()
+    collected = (migrator_statements(tmp_path) + quality_statements(monkeypatch) + ohlc_and_results_statements()
                  + use_case_statements() + hook_statements())
     unique = list({s.sql: s for s in collected}.values())
     origins = {s.origin.split(" ")[0] for s in unique}
     # The enumeration must not silently shrink: each source of statements contributes.
-    assert {"migrations/routine", "data", "ohlc_backfill", "use", "dashboard", "DorisHook"} <= origins, origins
+    sources = {"migrations/routine", "data", "ohlc_backfill/dq_results", "use", "dashboard", "DorisHook"}
+    assert sources <= origins, origins
     kinds = {statement_kind(s.sql) for s in unique}
     for expected in ("CREATE ROUTINE LOAD", "ALTER ROUTINE LOAD", "PAUSE ROUTINE LOAD", "RESUME ROUTINE LOAD",
                      "SHOW ALL ROUTINE", "SHOW ROUTINE LOAD", "SHOW ALTER TABLE", "CREATE TABLE IF",
-                     "CREATE DATABASE IF", "CREATE MATERIALIZED VIEW", "INSERT INTO PRICE_",
+                     "CREATE DATABASE IF", "CREATE MATERIALIZED VIEW", "INSERT INTO PRICE_", "INSERT INTO DQ_RESULTS",
                      "USE COMMODITY_REALTIME", "SELECT"):
         assert any(k.startswith(expected.upper()) for k in kinds), (expected, sorted(kinds))
 

@@ -155,6 +155,12 @@ class FakeConnection:
     def autocommit(self, _on: bool) -> None:
         pass
 
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
     def cursor(self) -> FakeCursor:
         return FakeCursor(self)
 
@@ -168,6 +174,7 @@ class FakeCursor:
         self.server = connection.server
         self.description: list[tuple[str]] | None = None
         self._rows: list[tuple] = []
+        self.rowcount = 0
 
     def close(self) -> None:
         pass
@@ -225,7 +232,7 @@ class FakeCursor:
             ok = [h for h in s.history if h["success"]]
             self._result(["script", "version", "checksum", "installed_on"],
                          [(h["script"], h["version"], h["checksum"], h["installed_on"]) for h in ok])
-        elif norm.startswith("INSERT INTO"):
+        elif norm.startswith("INSERT INTO") and "schema_history" in norm.split("(", 1)[0]:
             keys = ["script", "installed_on", "version", "description", "checksum", "execution_ms", "success",
                     "installed_by", "error_message"]
             s.history.append(dict(zip(keys, params, strict=True)))
@@ -266,7 +273,7 @@ class FakeCursor:
             job["altered"] = norm
         elif m := re.match(r"RESUME ROUTINE LOAD FOR \w+\.(\w+)", norm):
             s.routine_loads[m.group(1)]["State"] = s.resume_state
-        # ALTER TABLE, CREATE MATERIALIZED VIEW, SELECT @@version_comment: accepted as no-ops.
+        # ALTER TABLE, CREATE MATERIALIZED VIEW, other INSERTs and SELECTs: accepted, no rows.
 
 
 class FakeDorisHook:
@@ -277,6 +284,11 @@ class FakeDorisHook:
 
     def get_conn(self) -> FakeConnection:
         return self.server.connect()
+
+    def get_records(self, sql: str, parameters: Any = None) -> list[tuple]:
+        cur = self.get_conn().cursor()
+        cur.execute(sql, parameters)
+        return cur.fetchall()
 
     def is_doris(self) -> bool:
         return True
