@@ -403,3 +403,16 @@ def test_the_install_script_unpacks_a_verified_archive_and_refuses_a_bad_checksu
     refused = run(bad)
     assert refused.returncode != 0 and "FAILED" in refused.stdout + refused.stderr
     assert not (plugin_dir / "kafka-connect-http").exists()
+
+
+def test_the_flink_version_is_one_everywhere() -> None:
+    """PyFlink in the jobs' requirements, the flink-python jar the FlinkDeployments start, and the image tags."""
+    version = str(CATALOGUE["versions"]["flink"]["version"])
+    pins = re.findall(r"^apache-flink==(\S+)$", (INCLUDE_DIR / "flink" / "requirements.txt").read_text(), re.MULTILINE)
+    assert pins == [version]
+    deployments = [m for m in MANIFESTS if m.kind == "FlinkDeployment"]
+    assert deployments
+    for m in deployments:
+        assert m.body["spec"]["job"]["jarURI"] == f"local:///opt/flink/opt/flink-python-{version}.jar", m.source
+        assert m.body["spec"]["flinkVersion"] == "v" + "_".join(version.split(".")[:2]), m.source
+        assert m.body["spec"]["image"] == CATALOGUE["images"]["flink_jobs"]["image"], m.source
