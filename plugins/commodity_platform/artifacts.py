@@ -37,14 +37,13 @@ class ConnectImage:
     """What the Kafka Connect image build puts on the workers' plugin path."""
 
     connectors: tuple[ConnectorPlugin, ...]
-    # Transforms and converters by exact class name, plus class-name prefixes of Kafka's own packages.
+    # Transforms, predicates and converters by exact class name (Kafka's own, the base image's, the plugins').
     classes: frozenset[str]
-    class_prefixes: tuple[str, ...]
     plugin_path: str
 
     def has_class(self, class_name: str) -> bool:
-        """True when a worker of this image can load ``class_name`` as a transform or converter."""
-        return class_name in self.classes or class_name.startswith(self.class_prefixes)
+        """True when a worker of this image can load ``class_name`` as a transform, predicate or converter."""
+        return class_name in self.classes
 
 
 def _require(mapping: Any, key: str, where: str) -> Any:
@@ -101,7 +100,9 @@ def connect_image(data: dict[str, Any] | None = None) -> ConnectImage:
     section = _require(data, "kafka_connect", "the catalogue")
     builtin = _require(section, "builtin", "kafka_connect")
     connectors: list[ConnectorPlugin] = []
-    classes: set[str] = set(builtin.get("converters") or [])
+    classes: set[str] = {
+        str(c) for key in ("transforms", "kafka_converters", "converters") for c in builtin.get(key) or []
+    }
     platform = _require(_require(data, "versions", "the catalogue"), "confluent_platform", "versions")
     base_version = str(_require(platform, "version", "versions.confluent_platform"))
     for entry in builtin.get("connectors") or []:
@@ -122,7 +123,6 @@ def connect_image(data: dict[str, Any] | None = None) -> ConnectImage:
     return ConnectImage(
         connectors=tuple(connectors),
         classes=frozenset(classes),
-        class_prefixes=tuple(str(p) for p in builtin.get("class_prefixes") or []),
         plugin_path=str(_require(section, "plugin_path", "kafka_connect")),
     )
 

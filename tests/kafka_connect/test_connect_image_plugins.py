@@ -129,3 +129,24 @@ def test_debezium_transform_comes_with_the_debezium_plugins() -> None:
     assert connect_image(data).has_class("io.debezium.transforms.ExtractNewRecordState")  # mysql still has it
     data["kafka_connect"]["plugins"] = [p for p in data["kafka_connect"]["plugins"] if "debezium" not in p["name"]]
     assert not connect_image(data).has_class("io.debezium.transforms.ExtractNewRecordState")
+
+
+def test_a_kafka_transform_the_worker_does_not_have_is_a_field_error() -> None:
+    """Kafka's own transforms are listed class by class (apache/kafka 3.9), so a misspelt one is refused too."""
+    config = {
+        "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+        "tasks.max": "1",
+        "connection.url": "jdbc:postgresql://db/x",
+        "transforms": "a,b",
+        "transforms.a.type": "org.apache.kafka.connect.transforms.InsertHeader",
+        "transforms.b.type": "org.apache.kafka.connect.transforms.InsertFields$Value",
+    }
+    with ConnectEmulator() as emu:
+        body = httpx.put(f"{emu.url}/connector-plugins/JdbcSinkConnector/config/validate", json=config).json()
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in body["configs"] if c["value"]["errors"]}
+    assert errors == {
+        "transforms.b.type": [
+            "Invalid value org.apache.kafka.connect.transforms.InsertFields$Value for configuration "
+            "transforms.b.type: Class org.apache.kafka.connect.transforms.InsertFields$Value could not be found."
+        ]
+    }
