@@ -82,10 +82,10 @@ def plan(phase_name: str) -> dict[str, Any]:
 @task(execution_timeout=timedelta(hours=1))
 def deploy(phase_name: str, planned: dict[str, Any]) -> dict[str, Any]:
     """Server-side apply the phase, wait for readiness gates, run the phase's action; report the changes."""
-    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
     from airflow.sdk.exceptions import AirflowFailException
     from kubernetes.client import Configuration
 
+    from commodity_platform.deploy.cluster import kubernetes_api_client
     from commodity_platform.deploy.execution import deploy_phase
     from commodity_platform.deploy.phases import PhaseOptions
     from commodity_platform.errors import PermanentError
@@ -94,7 +94,6 @@ def deploy(phase_name: str, planned: dict[str, Any]) -> dict[str, Any]:
     configuration = Configuration()
     # Readiness watches run one thread per object; a bigger pool avoids reconnect churn.
     configuration.connection_pool_maxsize = 32
-    hook = KubernetesHook(conn_id=K8S_CONN_ID, client_configuration=configuration)
     options = PhaseOptions(
         namespace=params["namespace"],
         dry_run=params["dry_run"],
@@ -103,7 +102,8 @@ def deploy(phase_name: str, planned: dict[str, Any]) -> dict[str, Any]:
         recheck_seconds=float(params.get("recheck_seconds", 5)),
     )
     try:
-        report = deploy_phase(phase_name, hook.api_client, options)
+        # A connection without a usable kube config is a ConfigError: fails once, no retries.
+        report = deploy_phase(phase_name, kubernetes_api_client(K8S_CONN_ID, configuration), options)
     except PermanentError as exc:
         raise AirflowFailException(str(exc)) from exc
     return report.to_dict()
