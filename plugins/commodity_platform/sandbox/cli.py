@@ -23,14 +23,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
-from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox, airflow_env, free_port
+from commodity_platform.sandbox.emulators import Emulators
+from commodity_platform.sandbox.live_airflow import airflow_bin
+from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox, airflow_env
 
 log = logging.getLogger("sandbox")
 
 
 def _airflow_bin() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
+    return str(airflow_bin())
 
 
 def _prepare_airflow(sandbox: Sandbox) -> dict[str, str]:
@@ -142,33 +143,23 @@ def _prices_backfill_and_quality(sandbox: Sandbox, env: dict[str, str], logs: Pa
     return failures
 
 
-def _deploy_platform(env: dict[str, str], logs: Path) -> int:
-    """The eight deploy phases against a Kubernetes API emulator, twice (the second must change nothing)."""
-    import secrets
-
-    from commodity_platform.deploy.secrets import connector_secret_keys
-    from commodity_platform.k8s.emulator import KubernetesEmulator
-    from commodity_platform.sandbox.k8s_stand_ins import job_effects, monitoring_crds
-
+def _deploy_platform(env: dict[str, str], logs: Path, emulators: Emulators) -> int:
+    """The eight deploy phases against the Kubernetes API emulator, twice (the second must change nothing)."""
     failures = 0
-    with KubernetesEmulator(delay=0.5, on_job_complete=job_effects(), preinstalled=monitoring_crds()) as k8s:
-        env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = k8s.airflow_connection_uri_json()
-        # Throwaway values for the connector secrets the specs reference; they stay in this environment.
-        values = {key: secrets.token_urlsafe(16) for key in sorted(connector_secret_keys())}
-        env["AIRFLOW_CONN_KAFKA_CONNECT_SECRETS"] = json.dumps({"conn_type": "generic", "extra": values})
-        conf: dict[str, Any] = {}  # the defaults: all phases, namespace data-platform
-        for title in ("deploy all eight phases to the Kubernetes API emulator", "deploy again (must change nothing)"):
-            run = run_dag(env, "streaming_platform_deploy", conf=conf, log_dir=logs)
-            _print_run(title, run)
-            changed = (run["results"].get("summary") or {}).get("changed")
-            print(f"   objects created or changed: {changed}")
-            failures += run["state"] != "success"
-        failures += changed != 0
-        log_text = Path(run["log"]).read_text()
-        leaked = [key for key, value in values.items() if value in log_text]
-        if leaked:
-            print(f"   SECRET VALUES IN THE LOG for keys {leaked}")
-            failures += 1
+    conf: dict[str, Any] = {}  # the defaults: all phases, namespace data-platform
+    for title in ("deploy all eight phases to the Kubernetes API emulator", "deploy again (must change nothing)"):
+        run = run_dag(env, "streaming_platform_deploy", conf=conf, log_dir=logs)
+        _print_run(title, run)
+        changed = (run["results"].get("summary") or {}).get("changed")
+        print(f"   objects created or changed: {changed}")
+        failures += run["state"] != "success"
+    failures += changed != 0
+    log_text = Path(run["log"]).read_text()
+    # The throwaway values of kafka_connect_secrets must not reach the log.
+    leaked = [key for key, value in emulators.connector_secrets.items() if value in log_text]
+    if leaked:
+        print(f"   SECRET VALUES IN THE LOG for keys {leaked}")
+        failures += 1
     return failures
 
 
@@ -190,11 +181,10 @@ def demo() -> int:
         print(f"   second run executed {executed} statements")
         failures += executed != 0
 
-        with ConnectEmulator() as connect:
-            # Kafka Connect cannot run here: an emulator of its REST API, served from this process.
-            env["AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"] = json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": connect.port, "schema": "http"}
-            )
+        with Emulators(sandbox.root / "emulators") as emulators:
+            # Kafka Connect and Kubernetes cannot run here: emulators of their REST APIs, served from this process.
+            env.update(emulators.connection_env())
+            connect = emulators.connect
             first = run_dag(env, "kafka_connect_register", log_dir=logs)
             _print_run("connectors as code against the Kafka Connect emulator", first)
             writes_before = sum(r.method != "GET" for r in connect.log)
@@ -206,7 +196,7 @@ def demo() -> int:
             # Still inside the emulator: the error-rate check also reads the connectors' status.
             failures += _prices_backfill_and_quality(sandbox, env, logs)
             # And the deploy DAG's connectors phase reconciles against it.
-            failures += _deploy_platform(env, logs)
+            failures += _deploy_platform(env, logs, emulators)
 
         print("\n== warehouse (sandbox MariaDB standing in for Doris)")
         for (table,) in sandbox.query("SHOW TABLES"):
@@ -220,35 +210,45 @@ def demo() -> int:
     return 0 if failures == 0 else 1
 
 
-def ui() -> int:
-    """Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the sandbox until Ctrl-C."""
-    with Sandbox("ui") as sandbox:
-        env = _prepare_airflow(sandbox)
-        port = free_port()
-        env.update({
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # Local sandbox only: the simple auth manager lets everyone in as admin.
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        })
-        print(f"Airflow UI: http://127.0.0.1:{port}  (Ctrl-C stops Airflow and the sandbox services)")
-        print(f"services: {sandbox.endpoints()}")
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run([_airflow_bin(), "standalone"], env=env, check=False)
-    return 0
+def ui(name: str = "ui") -> int:
+    """Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the sandbox until Ctrl-C or SIGTERM."""
+    from commodity_platform.sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow, sigterm_as_keyboard_interrupt
+    from commodity_platform.sandbox.live_feed import LiveFeed
+
+    exit_code = 0  # a KeyboardInterrupt (Ctrl-C, SIGTERM) is the normal way out
+    with contextlib.suppress(KeyboardInterrupt), sigterm_as_keyboard_interrupt(), Sandbox(name) as sandbox, \
+            Emulators(sandbox.root / "emulators") as emulators, \
+            LiveAirflow(sandbox, emulators, home=sandbox.root / "airflow") as airflow, \
+            contextlib.ExitStack() as stack:
+        print(f"services: {sandbox.endpoints()} {emulators.endpoints()}", flush=True)
+        # The schema first, by a real run of its DAG (the first run in the UI), then the feed writes into it.
+        run = airflow.wait_for_run("doris_schema_migrate", airflow.trigger("doris_schema_migrate"))
+        print(f"doris_schema_migrate: {run['state']}", flush=True)
+        # The live feed keeps the warehouse streaming (ticks, bars, alerts, signals, weather) until shutdown.
+        feed = stack.enter_context(LiveFeed(sandbox))
+        print(f"live feed: {', '.join(feed.codes)}; inject a fault with ./dev fault --help", flush=True)
+        # Every DAG unpaused: streaming_data_quality runs on its schedule, ohlc_backfill hourly, the others
+        # when triggered from the UI.
+        for dag_id in PROJECT_DAG_IDS:
+            airflow.set_paused(dag_id, False)
+        print(f"Airflow UI: {airflow.url}  (everyone is admin; logs under {airflow.home}; "
+              "Ctrl-C or SIGTERM stops Airflow and the sandbox services)", flush=True)
+        print(airflow.wait_until_a_component_exits() + "\nstopping everything", file=sys.stderr)
+        exit_code = 1
+    return exit_code
 
 
-def up() -> int:
-    with Sandbox("up") as sandbox:
-        for key, value in sandbox.connection_env().items():
+def up(name: str = "up") -> int:
+    """Only the services and both emulators, printing the AIRFLOW_CONN_* exports, until Ctrl-C or SIGTERM."""
+    from commodity_platform.sandbox.live_airflow import sigterm_as_keyboard_interrupt
+
+    with contextlib.suppress(KeyboardInterrupt), sigterm_as_keyboard_interrupt(), Sandbox(name) as sandbox, \
+            Emulators(sandbox.root / "emulators") as emulators:
+        for key, value in {**sandbox.connection_env(), **emulators.connection_env()}.items():
             print(f"export {key}='{value}'")
-        print(f"# services: {sandbox.endpoints()}; Ctrl-C stops them", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        print(f"# services: {sandbox.endpoints()} {emulators.endpoints()}; Ctrl-C stops them", flush=True)
+        while True:
+            time.sleep(3600)
     return 0
 
 
@@ -262,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m commodity_platform.sandbox", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["demo", "ui", "up"])
+    parser.add_argument("--name", help="sandbox folder under .sandbox/ for ui and up (default: the command)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return {"demo": demo, "ui": ui, "up": up}[args.command]()
+    if args.command == "demo":
+        return demo()
+    return {"ui": ui, "up": up}[args.command](args.name or args.command)

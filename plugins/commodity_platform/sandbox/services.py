@@ -289,11 +289,14 @@ class Sandbox:
             "prometheus": self.prometheus_url,
         }
 
-    def connection_env(self) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` variables pointing the DAGs at this sandbox (JSON form, no URL-encoding)."""
+    def connection_env(self, database: str = DORIS_DATABASE) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` variables pointing the DAGs at this sandbox (JSON form, no URL-encoding).
+
+        ``database`` is ``doris_default``'s schema: the end-to-end tests' Airflow uses its own one.
+        """
         doris = {
             "conn_type": "mysql", "host": "127.0.0.1", "port": self.mariadb_port,
-            "login": _SANDBOX_USER, "password": self.password, "schema": DORIS_DATABASE,
+            "login": _SANDBOX_USER, "password": self.password, "schema": database,
         }
         pushgateway = {"conn_type": "http", "host": "127.0.0.1", "port": self.pushgateway_port, "schema": "http"}
         prometheus = {"conn_type": "http", "host": "127.0.0.1", "port": self.prometheus_port, "schema": "http"}
@@ -302,6 +305,30 @@ class Sandbox:
             "AIRFLOW_CONN_PUSHGATEWAY_DEFAULT": json.dumps(pushgateway),
             "AIRFLOW_CONN_PROMETHEUS_DEFAULT": json.dumps(prometheus),
         }
+
+
+def processes_mentioning(text: str, *, cmdline: bool = True, environ: bool = True) -> list[int]:
+    """Pids (other than this process) whose command line or environment contains ``text`` (Linux /proc).
+
+    A sandbox's processes all carry its folder: MariaDB's datadir, Prometheus's config, the Pushgateway's
+    persistence file in their command lines, Airflow's components and tasks ``AIRFLOW_HOME`` in their
+    environment. Used to stop leftovers and by the tests to prove nothing is left.
+    """
+    needle = text.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        for name, wanted in (("cmdline", cmdline), ("environ", environ)):
+            if not wanted:
+                continue
+            try:
+                if needle in (entry / name).read_bytes():
+                    found.append(int(entry.name))
+                    break
+            except OSError:  # gone meanwhile, or another user's process
+                continue
+    return found
 
 
 def airflow_env(home: Path) -> dict[str, str]:
