@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(mariadb-server mariadb-client prometheus prometheus-pushgateway
-                 default-libmysqlclient-dev pkg-config)
+                 default-libmysqlclient-dev pkg-config
+                 chromium)  # headless browser for tests/e2e (driven by Playwright, no browser download)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
