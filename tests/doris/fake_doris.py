@@ -141,7 +141,10 @@ class FakeDorisServer:
             end = self.kafka_end_offsets.get(job["topic"], 0)
             if "0" not in job["progress"]:
                 start = end if job["default_offsets"] == "OFFSET_END" else 0
-                job["skipped"] += end - start  # messages the job will never read
+                # After an ALTER dropped the progress: the messages between where the job was (0 on a new
+                # topic) and where it restarts are never read.
+                if job.get("reset_from") is not None:
+                    job["skipped"] += max(start - job.pop("reset_from"), 0)
                 job["progress"]["0"] = start
             job["loaded"] += end - job["progress"]["0"]
             job["progress"]["0"] = end
@@ -267,6 +270,8 @@ class FakeCursor:
                 raise _doris_error("Only supports modification of PAUSED jobs")
             source = _block(sql, r"FROM\s+KAFKA")
             if source.get("kafka_topic"):
+                same_topic = source["kafka_topic"] == job["topic"]
+                job["reset_from"] = job["progress"].get("0", 0) if same_topic else 0
                 job["topic"], job["progress"] = source["kafka_topic"], {}
             if source.get("kafka_broker_list"):
                 job["brokers"] = source["kafka_broker_list"]

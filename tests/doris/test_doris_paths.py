@@ -185,12 +185,16 @@ def test_a_changed_topic_is_sent_and_doris_restarts_the_offsets(tmp_path: Path) 
     path = target / "R__routine_load_market_alerts.sql"
     path.write_text(path.read_text().replace('"kafka_topic" = "market-alerts"', '"kafka_topic" = "market-alerts-v2"'))
 
+    server.produce("market-alerts-v2", 10)  # already on the new topic before the switch
+
     m = make(server, target)
     plan = m.plan()
     RoutineLoadReconciler(m).reconcile(plan.routine_loads, plan.applied)
     job = server.routine_loads["rl_market_alerts"]
     assert '"kafka_topic" = "market-alerts-v2"' in job["altered"]
     assert job["topic"] == "market-alerts-v2"
+    # Doris dropped the progress with the topic: the job started at kafka_default_offsets (OFFSET_END).
+    assert job["progress"] == {"0": 10} and job["skipped"] == 10 and job["loaded"] == 0
     assert '"kafka_topic"' not in server.routine_loads["rl_energy_prices_rt"].get("altered", "")
 
 
@@ -268,3 +272,10 @@ def test_a_sandbox_that_applied_the_released_text_is_not_refused() -> None:
     server.history[-1]["checksum"] = "0" * 64  # any other edit is still refused
     with pytest.raises(ConfigError, match="edited after release"):
         make(server).plan()
+
+
+def test_a_retention_that_needs_too_many_partitions_is_refused_naming_files_and_tables() -> None:
+    # history_partition_num follows raw_retention_days: 600 days of history + 3 ahead > 500.
+    with pytest.raises(ConfigError, match=r"V001__create_raw_tick_and_weather_tables\.sql statement 1: table "
+                                          r"energy_prices_rt: .*create 603 partitions"):
+        make(FakeDorisServer(), raw_retention_days=600).plan()
