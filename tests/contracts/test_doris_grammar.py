@@ -183,12 +183,15 @@ def statement_kind(sql: str) -> str:
 
 
 def covered_by_grammar(kind: str, version: str) -> bool:
-    """Whether the grammar has a rule starting with these keywords (else Doris 2.1 uses its legacy parser)."""
-    grammar = (doris_grammar.grammar_root() / version / "DorisParser.g4").read_text(encoding="utf-8")
-    grammar = " ".join(re.sub(r"//[^\n]*", " ", grammar).split())
-    words = kind.split()
-    for n in range(len(words), 1, -1):
-        if re.search(r"\b" + r"\s+(?:\w+\?\s+)?".join(words[:n]) + r"\b", grammar):
+    """Whether one alternative of the grammar has the kind's keywords in order (else Doris 2.1 hands such a
+    statement to its legacy parser). Generous on purpose: a wrongly "covered" kind makes the test stricter."""
+    root = doris_grammar.grammar_root() / version
+    tokens = set(re.findall(r"^([A-Z_]+)\s*:", (root / "DorisLexer.g4").read_text(encoding="utf-8"), re.MULTILINE))
+    keywords = [w for w in kind.split() if w in tokens]
+    grammar = re.sub(r"//[^\n]*", " ", (root / "DorisParser.g4").read_text(encoding="utf-8"))
+    for alternative in re.split(r"[|;]", grammar):
+        words = iter(re.findall(r"\b[A-Z_]+\b", alternative))
+        if keywords and all(k in words for k in keywords):  # in-order subsequence
             return True
     return False
 
@@ -240,3 +243,7 @@ def test_the_checker_refuses_what_doris_refuses() -> None:
     errors = doris_grammar.syntax_errors("master", bad + good)
     assert all(errors[: len(bad)]), list(zip(bad, errors, strict=False))
     assert errors[len(bad):] == [None] * len(good)
+    # Which kinds Doris 2.1 leaves to its legacy parser, read from the 2.1 grammar itself.
+    assert covered_by_grammar("CREATE TABLE IF", "branch-2.1") and covered_by_grammar("INSERT INTO X", "branch-2.1")
+    assert not covered_by_grammar("CREATE ROUTINE LOAD", "branch-2.1")
+    assert covered_by_grammar("CREATE ROUTINE LOAD", "master") and covered_by_grammar("SHOW ALL ROUTINE", "master")
