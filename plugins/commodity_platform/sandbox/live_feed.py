@@ -691,7 +691,7 @@ def request_fault(sandbox_root: Path, kind: str, *, timeout_s: float = 60.0, **a
         answer = read_status(sandbox_root).get("answers", {}).get(request_id)
         if answer is not None:
             if not answer.get("ok"):
-                raise ConfigError(f"fault {kind}: {answer.get('error')}")
+                raise ConfigError(str(answer.get("error")))
             return answer
         time.sleep(0.2)
     raise PermanentError(f"the live feed did not answer the {kind} request within {timeout_s:.0f} s")
