@@ -237,3 +237,19 @@ def test_clear_heals_and_the_alerts_resolve(feed, dq_dag, sandbox) -> None:
     assert_checks(run, sandbox, failing=None)
     assert wait_for_instance_alerts(sandbox, set()) == set()
     assert feed.stats["step_errors"] == 0
+
+
+def test_dev_fault_status_reaches_the_running_feed_from_another_process(feed, sandbox) -> None:
+    """``./dev fault`` is a separate process: it finds the feed through the sandbox folder alone."""
+    import json
+    import subprocess
+
+    from commodity_platform.paths import PROJECT_ROOT
+
+    proc = subprocess.run([str(PROJECT_ROOT / "dev"), "fault", "status", "--sandbox", sandbox.name],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["running"] is True and status["commodities"] == feed.codes
+    assert status["faults"] == {"stale-feed": [], "invalid-ticks": {"live_share": 0.0, "since": None},
+                                "corrupt-bar": []}
