@@ -117,6 +117,8 @@ def feed(sandbox) -> Iterator[LiveFeed]:
         live.stop()
         live.stop()  # idempotent
         assert not live.running
+        for table in PLATFORM_TABLES:  # later tests start from empty platform tables, as before
+            sandbox.query(f"DELETE FROM {table}")
 
 
 @pytest.fixture(scope="module")
