@@ -602,8 +602,10 @@ def test_mapped_reconcile_task_fails_without_retry_once_the_budget_is_spent(conn
 def test_backfill_survives_the_warehouse_refusing_connections_mid_run(db: Any, connect_db: Callable[[], Any],
                                                                      warehouse: Any) -> None:
     """(issue 14 #10) The backfill's connection is killed inside chunk 2 and MariaDB then refuses new connections
-    (max_connections) for a few seconds: the chunk reconnects with backoff inside the task and finishes; the
-    bars equal a fresh rebuild."""
+    for a few seconds (every slot of max_connections taken: error 1040): the chunk reconnects with backoff inside
+    the task and finishes; the bars equal a fresh rebuild."""
+    import MySQLdb
+
     from commodity_platform.ohlc.backfill import OhlcBackfill
     from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks
     from commodity_platform.ohlc.window import Window
@@ -620,30 +622,43 @@ def test_backfill_survives_the_warehouse_refusing_connections_mid_run(db: Any, c
         opened.append(conn)
         return conn
 
-    control = warehouse.mysql_connect()  # opened before the limit drops; it restores the limit
+    control = warehouse.mysql_connect()  # opened before the slots run out; it restores the limit
     cur = control.cursor()
     cur.execute("SELECT @@GLOBAL.max_connections")
     (original_limit,) = cur.fetchone()
-    refused_for_s = 3.0
-    restore = threading.Timer(
-        refused_for_s, lambda: control.cursor().execute(f"SET GLOBAL max_connections = {int(original_limit)}")
-    )
+    held: list[Any] = []
+    refusals: list[int] = []
+
+    def release() -> None:
+        for conn in held:
+            conn.close()
+        held.clear()
+        control.cursor().execute(f"SET GLOBAL max_connections = {int(original_limit)}")
+
+    restore = threading.Timer(3.0, release)
     faulted: list[int] = []
 
     def fault(stage: str, index: int) -> None:
         if stage == "before_commit" and index == 2 and not faulted:
             faulted.append(index)
-            cur.execute("SET GLOBAL max_connections = 1")  # open sessions stay; new ones get error 1040
+            cur.execute("SET GLOBAL max_connections = 10")  # MariaDB's minimum
             cur.execute(f"KILL CONNECTION {opened[-1].thread_id()}")
+            for _ in range(50):  # take every free slot (a privileged user gets one extra)
+                try:
+                    held.append(warehouse.mysql_connect())
+                except MySQLdb.OperationalError as err:
+                    refusals.append(err.args[0])
+                    break
             restore.start()
 
     try:
         report = OhlcBackfill(connect, doris=False, chunk_minutes=60, fault_hook=fault).run(window)
     finally:
         restore.join(timeout=10)
-        cur.execute(f"SET GLOBAL max_connections = {int(original_limit)}")
+        release()
         control.close()
-    assert faulted == [2] and len(opened) >= 2
+    assert faulted == [2] and refusals == [1040]  # new connections really were refused
+    assert len(opened) >= 2
     assert len(report.chunks) == 3
     after_fault = _bars(db)
     OhlcBackfill(connect_db, doris=False, chunk_minutes=60).run(window)
