@@ -255,3 +255,22 @@ def test_dev_fault_status_reaches_the_running_feed_from_another_process(feed, sa
     assert status["running"] is True and status["commodities"] == feed.codes
     assert status["faults"] == {"stale-feed": [], "invalid-ticks": {"live_share": 0.0, "since": None},
                                 "corrupt-bar": []}
+
+
+def test_ticks_older_than_the_retention_are_pruned(feed, sandbox) -> None:
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    old, kept = now - lf.TICK_RETENTION - timedelta(hours=1), now - lf.TICK_RETENTION + timedelta(hours=1)
+    for at in (old, kept):
+        sandbox.query("INSERT INTO energy_prices_rt (commodity_code, event_time, price, volume) "
+                      "VALUES ('PRUNE_TEST', %s, 1, 1)", [at])
+    try:
+        feed._next_prune = now  # due now instead of within the hour
+        deadline = time.monotonic() + 30
+        while feed._next_prune <= now and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = [t for (t,) in sandbox.query(
+            "SELECT event_time FROM energy_prices_rt WHERE commodity_code = 'PRUNE_TEST'")]
+        assert left == [kept]
+        assert feed.stats["pruned_ticks"] >= 1
+    finally:
+        sandbox.query("DELETE FROM energy_prices_rt WHERE commodity_code = 'PRUNE_TEST'")

@@ -82,6 +82,8 @@ WEATHER_STATIONS: dict[str, tuple[str, float]] = {
     "KPHL": ("PJM", 8.0), "KDFW": ("ERCOT", 18.0), "KORD": ("MISO", 4.0), "KJFK": ("NYISO", 7.0),
 }
 WEATHER_INTERVAL = timedelta(minutes=5)
+#: Ticks older than this are deleted (hourly): twice the data-quality freshness look-back (1440 min).
+TICK_RETENTION = timedelta(days=2)
 SIGNAL_STRATEGY = "vwap_reversion"
 #: A feed whose heartbeat is older than this is not running (the CLI refuses to talk to it).
 HEARTBEAT_STALE_SECONDS = 15.0
@@ -261,12 +263,13 @@ class LiveFeed:
         self._tick_cursor: datetime | None = None  # event times below it are written
         self._bars_until: datetime | None = None  # bars of minutes below it are written
         self._next_weather: datetime | None = None
+        self._next_prune: datetime | None = None
         self._answers: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.stats: dict[str, int] = {"ticks": 0, "bars_runs": 0, "alerts": 0, "signals": 0, "weather": 0,
-                                      "step_errors": 0}
+                                      "step_errors": 0, "pruned_ticks": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -420,6 +423,7 @@ class LiveFeed:
         self._tick_cursor = tick_from
         self._bars_until = history_start  # rebuild the whole warm-up window: heals an earlier session's bars
         self._next_weather = _ceil_to(tick_from, WEATHER_INTERVAL)
+        self._next_prune = now
         self.step(now)
         log.info("live feed warm-up from %s: %s", tick_from.isoformat(), self.stats)
 
@@ -439,6 +443,9 @@ class LiveFeed:
             self._next_weather += WEATHER_INTERVAL
         self._insert_many("insert_weather_event.sql", weather)
         self.stats["weather"] += len(weather)
+        if self._next_prune is not None and now >= self._next_prune:
+            self.stats["pruned_ticks"] += self._query("prune_ticks.sql", {"before": now - TICK_RETENTION})[1]
+            self._next_prune = now + timedelta(hours=1)
 
     def _active_codes(self) -> list[str]:
         if self._faults.stale_all:
