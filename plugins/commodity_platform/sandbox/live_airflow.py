@@ -64,6 +64,10 @@ COMPONENTS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
 }
 TERMINAL_RUN_STATES = {"success", "failed"}
+#: ``[database] sql_alchemy_connect_args`` (an import path): four components, their tasks and CLI commands such
+#: as ``airflow backfill create`` write to one SQLite file; pysqlite's default 5 s lock wait is too short on
+#: a loaded machine ("database is locked").
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
 
 
 def airflow_bin() -> Path:
@@ -132,6 +136,7 @@ class LiveAirflow:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__AUTH_MANAGER":
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",

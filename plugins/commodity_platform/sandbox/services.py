@@ -144,6 +144,10 @@ class Sandbox:
             if not pid.isdigit() or Path(f"/proc/{pid}").exists():
                 continue
             cls(root.name, ephemeral=True).stop_stale()
+            # Whatever else still runs from that folder (a killed session's Airflow components and tasks).
+            for leftover in processes_mentioning(f"{root}/"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(leftover, signal.SIGKILL)
             shutil.rmtree(root, ignore_errors=True)
 
     def stop_stale(self) -> None:

@@ -1,0 +1,67 @@
+"""The end-to-end fixture: one real Airflow for the session, started by the code ``./dev ui`` runs.
+
+``LiveAirflow`` (api-server, scheduler with LocalExecutor, dag-processor, triggerer on free loopback ports)
+on the session's sandbox services and both API emulators, with its own ``AIRFLOW_HOME`` under
+``.sandbox/pytest-<pid>/live-airflow``. Its DAGs use their own warehouse database (``commodity_e2e``) so the
+runs the scheduler makes do not touch the data of the other tests of the session. The data-quality DAG
+runs every minute here (``STREAMING_DQ_SCHEDULE``) so a scheduled run happens within the test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from commodity_platform.sandbox.emulators import Emulators
+from commodity_platform.sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow
+from commodity_platform.sandbox.services import Sandbox
+
+E2E_DATABASE = "commodity_e2e"
+DQ_SCHEDULE = "* * * * *"
+
+
+@pytest.fixture(scope="session")
+def emulators(sandbox: Sandbox) -> Iterator[Emulators]:
+    with Emulators(sandbox.root / "emulators") as both:
+        yield both
+
+
+@pytest.fixture(scope="session")
+def live_airflow(sandbox: Sandbox, emulators: Emulators) -> Iterator[LiveAirflow]:
+    sandbox.drop_database(E2E_DATABASE)
+    began = time.monotonic()
+    with LiveAirflow(sandbox, emulators, home=sandbox.root / "live-airflow", doris_database=E2E_DATABASE,
+                     extra_env={"STREAMING_DQ_SCHEDULE": DQ_SCHEDULE}) as airflow:
+        print(f"\nlive Airflow {airflow.url} ready in {time.monotonic() - began:.1f} s (home {airflow.home})")
+        yield airflow
+        # Nothing scheduled keeps running while the rest of the session's tests use the sandbox.
+        for dag_id in PROJECT_DAG_IDS:
+            airflow.set_paused(dag_id, True)
+
+
+@pytest.fixture
+def e2e_query(sandbox: Sandbox):
+    """Run SQL in the end-to-end warehouse database."""
+    def query(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        return sandbox.query(sql, params, database=E2E_DATABASE)
+    return query
+
+
+@pytest.fixture(scope="session")
+def migrated(live_airflow: LiveAirflow) -> LiveAirflow:
+    """The e2e warehouse schema, applied by a real doris_schema_migrate run (the test of that DAG does it first)."""
+    run = live_airflow.wait_for_run("doris_schema_migrate", live_airflow.trigger("doris_schema_migrate"))
+    assert run["state"] == "success", run
+    return live_airflow
+
+
+def task_states(airflow: LiveAirflow, dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
+    """``task_id[map_index]`` -> (state, try_number) of a run."""
+    out = {}
+    for ti in airflow.task_instances(dag_id, run_id):
+        key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
+        out[key] = (ti["state"], ti["try_number"])
+    return out
