@@ -22,9 +22,23 @@ FROM_DATE, TO_DATE = "2026-06-01T00:00:00+00:00", "2026-06-01T02:00:00+00:00"
 
 
 def _backfill(airflow: Any, *extra: str) -> str:
-    proc = airflow.airflow_cli("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE,
-                               "--to-date", TO_DATE, *extra)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    """``airflow backfill create`` for the three hours; repeated when SQLite refused a write.
+
+    The sandbox's metadata DB is one SQLite file written by four components: a write that collides with
+    another can fail at once with "database is locked" (SQLite's lock-upgrade deadlock, not a wait), leaving
+    the new backfill half-created. Then the backfill is cancelled and the command run again, as a user would.
+    """
+    for _attempt in range(3):
+        proc = airflow.airflow_cli("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE,
+                                   "--to-date", TO_DATE, *extra)
+        output = proc.stdout + proc.stderr
+        if proc.returncode == 0 or "database is locked" not in output:
+            break
+        for backfill in airflow.get("/api/v2/backfills", params={"dag_id": "ohlc_backfill"})["backfills"]:
+            if not backfill["completed_at"]:
+                airflow.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
+        _wait_backfill_completed(airflow)
+    assert proc.returncode == 0, output[-3000:]
     return proc.stdout
 
 
