@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -48,6 +49,29 @@ def e2e_query(sandbox: Sandbox):
     def query(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return sandbox.query(sql, params, database=E2E_DATABASE)
     return query
+
+
+@pytest.fixture
+def load_e2e_ticks(sandbox: Sandbox, e2e_query):
+    """Replace the e2e warehouse's ticks and bars in [start, end) with generated ticks; returns the ticks.
+
+    ``everything=True`` empties both tables first (tests that check the newest data, not one window).
+    """
+    from commodity_platform.ohlc.generate import Ticks, generate_ticks, load_ticks
+
+    def load(start: datetime, end: datetime, *, everything: bool = False, **generator: Any) -> Ticks:
+        window = "" if everything else " WHERE {col} >= %s AND {col} < %s"
+        params = None if everything else [start, end]
+        e2e_query("DELETE FROM energy_prices_rt" + window.format(col="event_time"), params)
+        e2e_query("DELETE FROM price_1min_agg" + window.format(col="bar_start"), params)
+        ticks = generate_ticks(start, end, **generator)
+        conn = sandbox.mysql_connect(E2E_DATABASE)
+        try:
+            load_ticks(conn, ticks, method="insert")
+        finally:
+            conn.close()
+        return ticks
+    return load
 
 
 @pytest.fixture(scope="session")

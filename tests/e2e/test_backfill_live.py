@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from commodity_platform.ohlc.generate import generate_ticks, load_ticks
 from tests.e2e.conftest import E2E_DATABASE, task_states
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
@@ -58,16 +57,10 @@ def _backfill_runs(airflow: Any) -> dict[str, dict[str, Any]]:
     return {r["logical_date"][:19]: r for r in airflow.dag_runs("ohlc_backfill", run_type=["backfill"])}
 
 
-def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(migrated, sandbox, e2e_query) -> None:
+def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(migrated, sandbox, e2e_query,
+                                                                            load_e2e_ticks) -> None:
     airflow = migrated
-    e2e_query("DELETE FROM energy_prices_rt WHERE event_time >= %s AND event_time < %s", [START, END])
-    e2e_query("DELETE FROM price_1min_agg WHERE bar_start >= %s AND bar_start < %s", [START, END])
-    ticks = generate_ticks(START, END, n_ticks=12_000, commodities=3, seed=21)
-    conn = sandbox.mysql_connect(E2E_DATABASE)
-    try:
-        load_ticks(conn, ticks, method="insert")
-    finally:
-        conn.close()
+    ticks = load_e2e_ticks(START, END, n_ticks=12_000, commodities=3, seed=21)
     expected = reference_bars(ticks.rows(), START, END)
 
     plan = _backfill(airflow, "--dry-run")

@@ -13,7 +13,6 @@ from urllib.parse import unquote
 
 import pytest
 
-from commodity_platform.ohlc.generate import generate_ticks, load_ticks
 from tests.e2e.conftest import E2E_DATABASE
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
@@ -47,17 +46,10 @@ def _open(page: Any, url: str) -> None:
     page.get_by_role("button", name="Trigger Dag").wait_for()
 
 
-def test_trigger_ohlc_backfill_from_the_ui_and_watch_it_succeed(migrated, sandbox, e2e_query, browser,
+def test_trigger_ohlc_backfill_from_the_ui_and_watch_it_succeed(migrated, sandbox, e2e_query, load_e2e_ticks, browser,
                                                                   tmp_path) -> None:
     airflow = migrated
-    e2e_query("DELETE FROM energy_prices_rt WHERE event_time >= %s AND event_time < %s", [START, END])
-    e2e_query("DELETE FROM price_1min_agg WHERE bar_start >= %s AND bar_start < %s", [START, END])
-    ticks = generate_ticks(START, END, n_ticks=3_000, commodities=2, seed=5)
-    conn = sandbox.mysql_connect(E2E_DATABASE)
-    try:
-        load_ticks(conn, ticks, method="insert")
-    finally:
-        conn.close()
+    ticks = load_e2e_ticks(START, END, n_ticks=3_000, commodities=2, seed=5)
     airflow.set_paused("ohlc_backfill", False)
     shots = tmp_path / "screenshots"
     shots.mkdir()

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from commodity_platform.deploy.secrets import connector_secret_keys
-from commodity_platform.ohlc.generate import generate_ticks, load_ticks
 from commodity_platform.paths import PROJECT_ROOT
 from commodity_platform.quality.demo import pushed_samples
 from commodity_platform.sandbox.live_feed import LiveFeed
@@ -69,18 +68,12 @@ def test_kafka_connect_register_reconciles_every_connector_on_the_emulator(live_
     assert all(try_number == 1 for _, try_number in states.values()), states
 
 
-def test_ohlc_backfill_then_data_quality_green_on_fresh_data(migrated, sandbox, e2e_query) -> None:
+def test_ohlc_backfill_then_data_quality_green_on_fresh_data(migrated, sandbox, e2e_query,
+                                                              load_e2e_ticks) -> None:
     airflow = migrated
     end = _now_minute()
     start = end - timedelta(minutes=60)
-    e2e_query("DELETE FROM energy_prices_rt")
-    e2e_query("DELETE FROM price_1min_agg")
-    ticks = generate_ticks(start, end, n_ticks=20_000, commodities=4, seed=13)
-    conn = sandbox.mysql_connect(E2E_DATABASE)
-    try:
-        load_ticks(conn, ticks, method="insert")
-    finally:
-        conn.close()
+    ticks = load_e2e_ticks(start, end, everything=True, n_ticks=20_000, commodities=4, seed=13)
 
     backfill = airflow.trigger("ohlc_backfill", {"start": _iso(start), "end": _iso(end)})
     assert airflow.wait_for_run("ohlc_backfill", backfill)["state"] == "success"
