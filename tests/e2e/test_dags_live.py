@@ -154,6 +154,10 @@ def test_the_scheduler_runs_data_quality_on_its_schedule_green_on_the_live_feed(
     """With the live feed writing (as in ``./dev ui``), the scheduler creates a data-quality run by itself
     (every minute in this session, STREAMING_DQ_SCHEDULE) and its default checks pass."""
     live_airflow = migrated
+    # A healthy sandbox holds only what the feed writes: rows left by earlier tests (other commodities,
+    # stations) stop arriving and would rightly fail freshness.
+    for table in ("energy_prices_rt", "price_1min_agg", "market_alerts", "trading_signals", "weather_events_rt"):
+        e2e_query(f"DELETE FROM {table}")
     with LiveFeed(sandbox, database=E2E_DATABASE, commodities=4):
         began = datetime.now(timezone.utc)
         live_airflow.set_paused("streaming_data_quality", False)
