@@ -40,7 +40,7 @@ from commodity_platform.doris.dialect import (
     lint_create_table,
     parse_statement,
 )
-from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
+from commodity_platform.errors import ConfigError, PermanentError, classify_mysql_error
 from commodity_platform.paths import SQL_DIR
 from commodity_platform.validation import (
     KAFKA_BROKER_LIST_PATTERN,
@@ -74,8 +74,6 @@ REPAIRED_CHECKSUMS: dict[str, frozenset[str]] = {
     "V005__create_dq_results.sql": frozenset(
         {"549091f58564841fd46792d3d0d1aef6d87044ed3af5fd6c65e147cefe58b1f5"}),
 }
-# mysqlclient error codes that mean "the connection broke", not "the statement is wrong".
-_TRANSIENT_MYSQL_ERRORS = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
 
 
 @dataclass(frozen=True)
@@ -371,15 +369,6 @@ class MigrationReport:
         }
 
 
-def classify_db_error(err: Exception, *, where: str) -> Exception:
-    """Map a driver error to TemporaryError (connection trouble) or PermanentError (bad statement)."""
-    code = err.args[0] if err.args and isinstance(err.args[0], int) else None
-    message = err.args[1] if len(err.args) > 1 else str(err)
-    if code in _TRANSIENT_MYSQL_ERRORS:
-        return TemporaryError(f"{where}: server unavailable (error {code}: {message}); will retry")
-    return PermanentError(f"{where}: the server rejected the statement (error {code}: {message})")
-
-
 Cursor = Any
 
 
@@ -605,7 +594,7 @@ class SchemaMigrator:
             if not hasattr(err, "args") or type(err).__module__.split(".")[0] not in {"MySQLdb", "pymysql"}:
                 raise
             first_line = sql.strip().splitlines()[0][:160]
-            raise classify_db_error(err, where=f"{where} [{first_line}]") from err
+            raise classify_mysql_error(err, where=f"{where} [{first_line}]") from err
         if record is not None:
             report, executed = record
             report.executed.append(executed)

@@ -27,16 +27,13 @@ from typing import Any
 
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from commodity_platform.errors import PermanentError, TemporaryError
+from commodity_platform.errors import PermanentError, TemporaryError, classify_mysql_error
 from commodity_platform.ohlc.statements import WritePlan, write_plan
 from commodity_platform.ohlc.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
 from commodity_platform.validation import cap_list
 
 log = logging.getLogger(__name__)
 
-#: MySQL/MariaDB/Doris error codes worth retrying: lock wait timeout, deadlock, server gone/lost,
-#: too many connections, can't connect, and Doris' "try again" transaction/load errors.
-TRANSIENT_DB_ERRORS = frozenset({1205, 1213, 2002, 2003, 2006, 2013, 1040, 1053})
 CHUNK_ATTEMPTS = 3
 #: Reconnect attempts (exponential backoff 0.5 s .. 8 s, about 30 s in all) before a chunk attempt gives up.
 RECONNECT_ATTEMPTS = 7
@@ -78,15 +75,6 @@ class BackfillReport:
             "seconds": round(self.seconds, 3),
             "per_chunk": [asdict(c) for c in self.chunks],
         }
-
-
-def classify_db_error(err: Exception, *, where: str) -> PermanentError | TemporaryError:
-    """Map a DB-API error to the package's temporary/permanent errors by its MySQL error code."""
-    code = err.args[0] if err.args and isinstance(err.args[0], int) else None
-    message = f"{where}: {err}"
-    if code in TRANSIENT_DB_ERRORS:
-        return TemporaryError(message)
-    return PermanentError(message)
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -164,8 +152,9 @@ class OhlcBackfill:
     def _connect_with_backoff(self) -> Any:
         """A new connection; temporary refusals (server restarting, too many connections) are retried.
 
-        Driver errors are classified (:func:`classify_db_error`), so what escapes is a TemporaryError after
-        the last attempt or a PermanentError (bad credentials, unknown database) at once, never a raw one.
+        Driver errors are classified (:func:`~commodity_platform.errors.classify_mysql_error`), so what
+        escapes is a TemporaryError after the last attempt or a PermanentError (bad credentials, unknown
+        database) at once, never a raw one.
         """
         import MySQLdb
 
@@ -174,7 +163,7 @@ class OhlcBackfill:
             try:
                 return self._connect()
             except MySQLdb.Error as err:
-                error = classify_db_error(err, where="connecting to the warehouse")
+                error = classify_mysql_error(err, where="connecting to the warehouse")
             if isinstance(error, PermanentError) or attempt == RECONNECT_ATTEMPTS:
                 raise error
             log.warning("reconnect %d/%d failed (%s); retrying in %.1f s", attempt, RECONNECT_ATTEMPTS, error, delay)
@@ -211,7 +200,7 @@ class OhlcBackfill:
             self._fault("after_commit", index)
         except MySQLdb.Error as err:
             _rollback(conn)
-            raise classify_db_error(err, where=f"chunk {index} [{plan.params['window_start']}, "
+            raise classify_mysql_error(err, where=f"chunk {index} [{plan.params['window_start']}, "
                                                f"{plan.params['window_end']})") from err
         except BaseException:
             _rollback(conn)

@@ -37,9 +37,9 @@ def resolve_window_task(params: dict[str, Any], *, data_interval_start: datetime
             except PermanentError:
                 raise
             except Exception as err:
-                from commodity_platform.ohlc.backfill import classify_db_error
+                from commodity_platform.errors import classify_mysql_error
 
-                raise classify_db_error(err, where="checking commodity_codes") from err
+                raise classify_mysql_error(err, where="checking commodity_codes") from err
             finally:
                 conn.close()
     chunk_minutes = int(params.get("chunk_minutes") or DEFAULT_CHUNK_MINUTES)
@@ -51,14 +51,15 @@ def resolve_window_task(params: dict[str, Any], *, data_interval_start: datetime
 
 def rebuild_task(window: dict[str, Any], *, conn_id: str, chunk_minutes: int = DEFAULT_CHUNK_MINUTES) -> dict[str, Any]:
     """Rewrite the window's bars in the warehouse (Doris idiom on Doris, a transaction elsewhere)."""
-    from commodity_platform.ohlc.backfill import OhlcBackfill, classify_db_error
+    from commodity_platform.errors import classify_mysql_error
+    from commodity_platform.ohlc.backfill import OhlcBackfill
 
     hook = _hook(conn_id)
     with permanent_errors_fail_fast():
         try:
             doris = hook.is_doris()
         except Exception as err:
-            raise classify_db_error(err, where=f"connecting to {conn_id}") from err
+            raise classify_mysql_error(err, where=f"connecting to {conn_id}") from err
         report = OhlcBackfill(hook.get_conn, doris=doris, chunk_minutes=chunk_minutes).run(Window.from_dict(window))
     return report.summary()
 

@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from commodity_platform.errors import PermanentError, TemporaryError
+from commodity_platform.errors import classify_mysql_error
 from commodity_platform.quality import sql as qsql
 
 log = logging.getLogger(__name__)
 
 VIOLATIONS_COLUMN = "dq_violations"
-# mysqlclient error codes that mean "the connection broke" (same list as the migration runner).
-_TRANSIENT_CODES = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
-_CODE_RE = re.compile(r"\((\d{4}),")
 _JOIN_RE = re.compile(r"\bJOIN\b", re.IGNORECASE)
 
 
@@ -91,14 +88,6 @@ def _quiet_gx() -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
-def _classify(message: str, *, where: str) -> Exception:
-    match = _CODE_RE.search(message)
-    code = int(match.group(1)) if match else None
-    if code in _TRANSIENT_CODES or "Lost connection" in message or "Can't connect" in message:
-        return TemporaryError(f"{where}: warehouse unavailable ({message.splitlines()[0][:300]}); will retry")
-    return PermanentError(f"{where}: the warehouse rejected the check query: {message.splitlines()[0][:500]}")
-
-
 class GxWarehouse:
     """An ephemeral GX context with the warehouse as a SQL data source; use as a context manager.
 
@@ -128,7 +117,8 @@ class GxWarehouse:
                 name=self._datasource_name, connection_string=self._connection_string
             )
         except Exception as err:  # GX wraps driver errors; classify by the driver's code, never echo the URL
-            raise _classify(str(err).replace(self._connection_string, "<url>"), where="GX data source") from err
+            raise classify_mysql_error(str(err).replace(self._connection_string, "<url>"),
+                                       where="GX data source") from err
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,7 +136,7 @@ class GxWarehouse:
                 asset = self._datasource.add_table_asset(name=table, table_name=table)
                 self._batches[table] = asset.add_batch_definition_whole_table("whole_table").get_batch()
             except Exception as err:
-                raise _classify(str(err).replace(self._connection_string, "<url>"),
+                raise classify_mysql_error(str(err).replace(self._connection_string, "<url>"),
                                 where=f"GX table asset {table}") from err
         return self._batches[table]
 
@@ -167,7 +157,8 @@ class GxWarehouse:
         infos = [info] if "raised_exception" in info else list(info.values())
         raised = [i for i in infos if isinstance(i, dict) and i.get("raised_exception")]
         if raised:
-            raise _classify(str(raised[0].get("exception_message") or "unknown error"), where=f"expectation {name}")
+            raise classify_mysql_error(str(raised[0].get("exception_message") or "unknown error"),
+                                       where=f"expectation {name}")
         rows = [dict(r) for r in (result.result.get("details") or {}).get("unexpected_rows") or []]
         violations = int(result.result.get("observed_value") or 0)
         log.info("expectation %s on %s: %s (%d violations, %d rows) in %.3f s",
