@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bare_scan import run_bare_scan  # noqa: E402
 
-from commodity_platform.sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
+from sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
 
 START = datetime(2026, 3, 1, 0, 0)
 END = START + timedelta(hours=24)

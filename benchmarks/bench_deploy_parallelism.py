@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from commodity_platform.deploy.execution import deploy_phase  # noqa: E402
 from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME, PhaseOptions  # noqa: E402
-from commodity_platform.k8s.emulator import KubernetesEmulator  # noqa: E402
+from sandbox.k8s_emulator import KubernetesEmulator  # noqa: E402
 from tests.deploy.conftest import fake_connections, job_effects, monitoring_crds  # noqa: E402
 
 # Seconds until each phase's main workload is ready (scaled by --scale); everything else takes BASE_DELAY.

@@ -34,7 +34,7 @@ import yaml  # noqa: E402
 from commodity_platform.kafka_connect.hook import KafkaConnectHook  # noqa: E402
 from commodity_platform.kafka_connect.reconcile import ConnectorReconciler, reconcile_all  # noqa: E402
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR, load_specs  # noqa: E402
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator  # noqa: E402
+from sandbox.connect_emulator import ConnectEmulator  # noqa: E402
 
 RECONCILE = {"poll_interval": 0.005, "first_poll_interval": 0.005, "wait_timeout": 60}
 

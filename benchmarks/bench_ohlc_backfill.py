@@ -36,9 +36,9 @@ import logging  # noqa: E402
 from bare_scan import run_bare_scan  # noqa: E402
 
 from commodity_platform.ohlc.backfill import OhlcBackfill  # noqa: E402
-from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks  # noqa: E402
 from commodity_platform.ohlc.window import Window  # noqa: E402
-from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox  # noqa: E402
+from sandbox.services import DORIS_DATABASE, Sandbox  # noqa: E402
+from sandbox.ticks import Faults, generate_ticks, load_ticks  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 END = datetime(2026, 1, 2, tzinfo=timezone.utc)

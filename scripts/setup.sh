@@ -37,11 +37,11 @@ PY
 stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-want="$(stamp_of requirements.txt constraints.txt)"
+want="$(stamp_of requirements.txt sandbox/requirements.txt constraints.txt)"
 if [ "$(cat .venv/.installed 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python requirements into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
+  .venv/bin/python -m pip install -q -r sandbox/requirements.txt -c constraints.txt
   echo "$want" > .venv/.installed
 fi
 

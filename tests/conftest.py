@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from commodity_platform.sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
+from sandbox.services import SANDBOX_HOME, Sandbox, airflow_env  # noqa: E402
 
 # Private to this test session (concurrent sessions in one checkout must not share services or state).
 SESSION_SANDBOX = f"pytest-{os.getpid()}"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from commodity_platform.paths import MANIFESTS_DIR, PROJECT_ROOT
-from commodity_platform.sandbox.services import extract_prometheus_rules
+from sandbox.services import extract_prometheus_rules
 
 pytestmark = pytest.mark.sandbox
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 # Airflow's environment and the ``airflow_db`` fixture come from tests/conftest.py (the shared one).
-from commodity_platform.k8s.emulator import KubernetesEmulator
-from commodity_platform.sandbox.k8s_stand_ins import operator_deployment
+from sandbox.k8s_emulator import KubernetesEmulator
+from sandbox.k8s_stand_ins import operator_deployment
 
 REFERENCE_CRDS = Path(os.environ.get("PLATFORM_REFERENCE_CRDS", "/work/shared/reference/crds"))
 

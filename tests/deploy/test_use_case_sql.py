@@ -140,7 +140,7 @@ ALERTS = [
 
 @pytest.fixture
 def use_case_db(warehouse: Any) -> Any:
-    from commodity_platform.sandbox.services import DORIS_DATABASE
+    from sandbox.services import DORIS_DATABASE
 
     conn = warehouse.mysql_connect(database=DORIS_DATABASE)
     cur = conn.cursor()

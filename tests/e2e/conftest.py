@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from commodity_platform.sandbox.emulators import Emulators
-from commodity_platform.sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow
-from commodity_platform.sandbox.services import Sandbox
+from sandbox.emulators import Emulators
+from sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow
+from sandbox.services import Sandbox
 
 E2E_DATABASE = "commodity_e2e"
 DQ_SCHEDULE = "* * * * *"
@@ -57,7 +57,7 @@ def load_e2e_ticks(sandbox: Sandbox, e2e_query):
 
     ``everything=True`` empties both tables first (tests that check the newest data, not one window).
     """
-    from commodity_platform.ohlc.generate import Ticks, generate_ticks, load_ticks
+    from sandbox.ticks import Ticks, generate_ticks, load_ticks
 
     def load(start: datetime, end: datetime, *, everything: bool = False, **generator: Any) -> Ticks:
         window = "" if everything else " WHERE {col} >= %s AND {col} < %s"

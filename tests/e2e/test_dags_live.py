@@ -15,8 +15,8 @@ import pytest
 
 from commodity_platform.deploy.secrets import connector_secret_keys
 from commodity_platform.paths import PROJECT_ROOT
-from commodity_platform.quality.demo import pushed_samples
-from commodity_platform.sandbox.live_feed import LiveFeed
+from sandbox.live_feed import LiveFeed
+from sandbox.quality_demo import pushed_samples
 from tests.e2e.conftest import E2E_DATABASE, task_states
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from commodity_platform.paths import PROJECT_ROOT
-from commodity_platform.sandbox.services import SANDBOX_HOME, processes_mentioning
+from sandbox.services import SANDBOX_HOME, processes_mentioning
 
 pytestmark = pytest.mark.sandbox
 

@@ -10,7 +10,7 @@ import pytest
 
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from sandbox.connect_emulator import ConnectEmulator
 from tests.deploy.conftest import api_client_for, make_emulator  # noqa: F401  (fixtures re-used)
 from tests.ohlc.conftest import connect_db, db  # noqa: F401  (fixtures re-used)
 

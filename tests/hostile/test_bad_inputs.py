@@ -607,8 +607,8 @@ def test_backfill_survives_the_warehouse_refusing_connections_mid_run(db: Any, c
     import MySQLdb
 
     from commodity_platform.ohlc.backfill import OhlcBackfill
-    from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks
     from commodity_platform.ohlc.window import Window
+    from sandbox.ticks import Faults, generate_ticks, load_ticks
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     end = datetime(2026, 1, 1, 3, tzinfo=timezone.utc)

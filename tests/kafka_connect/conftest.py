@@ -21,7 +21,7 @@ import pytest
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.reconcile import ConnectorReconciler
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from commodity_platform.sandbox.connect_emulator import FILESTREAM_PLUGINS, ConnectEmulator, image_plugins
+from sandbox.connect_emulator import FILESTREAM_PLUGINS, ConnectEmulator, image_plugins
 
 CONN_ENV = "AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT"
 

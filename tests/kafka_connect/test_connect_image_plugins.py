@@ -22,7 +22,7 @@ from commodity_platform.errors import PermanentError
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.reconcile import reconcile_all
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR, load_specs
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from sandbox.connect_emulator import ConnectEmulator
 from tests.kafka_connect.conftest import CONN_ENV, conn_json
 
 FAST = {"poll_interval": 0, "wait_timeout": 30, "max_restarts": 3}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from commodity_platform.kafka_connect.specs import CONNECTORS_DIR
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from sandbox.connect_emulator import ConnectEmulator
 from tests.kafka_connect.conftest import CONN_ENV, conn_json
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "kafka_connect_register.py"

@@ -15,7 +15,7 @@ from commodity_platform.kafka_connect.hook import (
     KafkaConnectHook,
     KafkaConnectTemporaryError,
 )
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from sandbox.connect_emulator import ConnectEmulator
 from tests.kafka_connect.conftest import CONN_ENV, conn_json
 
 CONFIG = {"connector.class": "FileStreamSink", "tasks.max": "1", "file": "/tmp/out.txt", "topics": "t"}

@@ -17,7 +17,7 @@ from commodity_platform.errors import ConfigError, PermanentError, TemporaryErro
 from commodity_platform.kafka_connect.hook import KafkaConnectHook
 from commodity_platform.kafka_connect.reconcile import ConnectorReconciler, find_orphans, reconcile_all
 from commodity_platform.kafka_connect.specs import load_specs
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+from sandbox.connect_emulator import ConnectEmulator
 
 FAST = {"poll_interval": 0, "wait_timeout": 30, "max_restarts": 3}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox
+from sandbox.services import DORIS_DATABASE, Sandbox
 
 
 def connect(sandbox: Sandbox) -> Any:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from commodity_platform.ohlc.backfill import OhlcBackfill
-from commodity_platform.ohlc.generate import Faults, generate_ticks, load_ticks
 from commodity_platform.ohlc.window import Window
+from sandbox.ticks import Faults, generate_ticks, load_ticks
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
 pytestmark = pytest.mark.sandbox

@@ -10,7 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from commodity_platform.ohlc.generate import COMMODITY_BY_CODE, Faults, generate_ticks, load_ticks
+from sandbox.ticks import COMMODITY_BY_CODE, Faults, generate_ticks, load_ticks
 from tests.ohlc.reference import is_valid
 
 START, END = datetime(2031, 6, 1), datetime(2031, 6, 1, 6)
@@ -65,6 +65,6 @@ def test_loaded_rows_equal_the_generated_ones(db, method: str) -> None:
 
 
 def test_cli_help() -> None:
-    proc = subprocess.run([sys.executable, "-m", "commodity_platform.ohlc.generate", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "sandbox.ticks", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--ticks" in proc.stdout and "--faults" in proc.stdout

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from commodity_platform.paths import MANIFESTS_DIR
-from commodity_platform.sandbox.services import extract_prometheus_rules
+from sandbox.services import extract_prometheus_rules
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 TESTS_DIR = Path(__file__).parent / "promtool"

@@ -70,9 +70,9 @@ def test_zero_volume_bar_has_null_vwap_and_matches(clean_data) -> None:
 
 
 def test_demo_summary_shows_checks_metrics_and_alerts(sandbox) -> None:
-    from commodity_platform.quality.demo import summarize
     from commodity_platform.quality.metrics import push, run_samples
     from commodity_platform.quality.results import CheckResult, MetricSample
+    from sandbox.quality_demo import summarize
 
     results = [
         CheckResult("freshness", "pass", "ok"),

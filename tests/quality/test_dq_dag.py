@@ -137,7 +137,7 @@ def test_unreachable_pushgateway_fails_publish_after_retries_with_results_saved(
 
     from commodity_platform.errors import TemporaryError
     from commodity_platform.quality.tasks import build_settings, publish, run_check
-    from commodity_platform.sandbox.services import free_port
+    from sandbox.services import free_port
 
     settings = build_settings({"as_of": "2026-03-01T12:00:30Z", "freshness_tables": {"energy_prices_rt": 300},
                                "instance": "pytest-down"},

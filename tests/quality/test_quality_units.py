@@ -180,7 +180,7 @@ def test_routine_load_not_applicable_off_doris() -> None:
 
 def test_kafka_connect_not_running_connectors_and_tasks(monkeypatch) -> None:
     from commodity_platform.kafka_connect.hook import KafkaConnectHook
-    from commodity_platform.sandbox.connect_emulator import ConnectEmulator
+    from sandbox.connect_emulator import ConnectEmulator
 
     with ConnectEmulator() as emu:
         monkeypatch.setenv("AIRFLOW_CONN_KAFKA_CONNECT_DEFAULT", json.dumps(

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from commodity_platform.ohlc.generate import Ticks, generate_ticks
 from commodity_platform.paths import INCLUDE_DIR
-from commodity_platform.quality.demo import firing_alerts
-from commodity_platform.sandbox import live_feed as lf
-from commodity_platform.sandbox.live_feed import LiveFeed, fault_main, request_fault
+from sandbox import live_feed as lf
+from sandbox.live_feed import LiveFeed, fault_main, request_fault
+from sandbox.quality_demo import firing_alerts
+from sandbox.ticks import Ticks, generate_ticks
 from tests.quality.conftest import check_success, pushed_metrics, task_states
 
 CHECKS = ("freshness", "error_rate", "ohlc_correctness")

@@ -44,8 +44,8 @@ import httpx
 
 from commodity_platform.errors import PermanentError
 from commodity_platform.paths import PROJECT_ROOT
-from commodity_platform.sandbox.emulators import Emulators
-from commodity_platform.sandbox.services import Sandbox, airflow_env, free_port, processes_mentioning
+from sandbox.emulators import Emulators
+from sandbox.services import Sandbox, airflow_env, free_port, processes_mentioning
 
 log = logging.getLogger(__name__)
 

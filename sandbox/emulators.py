@@ -3,8 +3,8 @@
 Kafka Connect and Kubernetes cannot run here, so ``./dev demo``, ``./dev ui``, ``./dev up`` and the end-to-end
 tests serve emulators of their REST APIs from the sandbox process (threads on free loopback ports):
 
-* :class:`~commodity_platform.sandbox.connect_emulator.ConnectEmulator` for ``kafka_connect_default``;
-* :class:`~commodity_platform.k8s.emulator.KubernetesEmulator` for ``kubernetes_default``, with the stand-ins
+* :class:`~sandbox.connect_emulator.ConnectEmulator` for ``kafka_connect_default``;
+* :class:`~sandbox.k8s_emulator.KubernetesEmulator` for ``kubernetes_default``, with the stand-ins
   for what the operators' Helm-install Jobs would install (``k8s_stand_ins``). The connection names a
   kube-config *file* under the sandbox (``kube_config_path``), so ``kubectl --kubeconfig <file>`` reaches the
   same emulator;
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from commodity_platform.k8s.emulator import KubernetesEmulator
-from commodity_platform.sandbox.connect_emulator import ConnectEmulator
-from commodity_platform.sandbox.k8s_stand_ins import job_effects, monitoring_crds
+from sandbox.connect_emulator import ConnectEmulator
+from sandbox.k8s_emulator import KubernetesEmulator
+from sandbox.k8s_stand_ins import job_effects, monitoring_crds
 
 #: Seconds a simulated workload takes to become ready: enough to show progress in the deploy log.
 K8S_READY_DELAY = 0.5

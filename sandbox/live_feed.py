@@ -4,7 +4,7 @@ While ``./dev ui`` runs, :class:`LiveFeed` keeps the sandbox MariaDB (standing i
 scheduled ``streaming_data_quality`` DAG has something real to check and is green on a healthy sandbox:
 
 * **ticks** into ``energy_prices_rt`` (what the enricher + Routine Load write): the project's generator
-  (:func:`commodity_platform.ohlc.generate.generate_ticks`), a few ticks per second per commodity, each
+  (:func:`sandbox.ticks.generate_ticks`), a few ticks per second per commodity, each
   walk continuing from the previous second's last price; ``ingest_time`` = event time + 50-900 ms, so the
   ingest-latency p95 stays under the 1 s target;
 * **1-minute bars** into ``price_1min_agg`` (the Flink price aggregator): each closed minute is rebuilt with
@@ -51,9 +51,9 @@ import numpy as np
 
 from commodity_platform.errors import ConfigError, PermanentError
 from commodity_platform.ohlc.definition import apply_commodity_filter, commodity_filter_sql
-from commodity_platform.ohlc.generate import COMMODITIES, Faults, Ticks, generate_ticks, load_ticks
 from commodity_platform.paths import SQL_DIR
-from commodity_platform.sandbox.services import DORIS_DATABASE, SANDBOX_HOME, Sandbox
+from sandbox.services import DORIS_DATABASE, SANDBOX_HOME, Sandbox
+from sandbox.ticks import COMMODITIES, Faults, Ticks, generate_ticks, load_ticks
 
 log = logging.getLogger(__name__)
 

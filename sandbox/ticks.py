@@ -12,7 +12,7 @@ test's reference computation in Python and the warehouse see exactly the same de
 ``LOAD DATA LOCAL INFILE`` of a TSV (1M ticks in seconds) with the decimal scaling done by the server;
 ``method="insert"`` uses multi-row INSERT batches for servers without local infile.
 
-CLI: ``python -m commodity_platform.ohlc.generate --help``.
+CLI: ``python -m sandbox.ticks --help``.
 """
 
 from __future__ import annotations
@@ -419,7 +419,7 @@ def _parse_utc(value: str) -> datetime:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m commodity_platform.ohlc.generate",
+        prog="python -m sandbox.ticks",
         description="Generate realistic synthetic commodity ticks and load them into energy_prices_rt "
                     "(the Airflow connection --conn-id, e.g. AIRFLOW_CONN_DORIS_DEFAULT) or write a TSV.",
     )

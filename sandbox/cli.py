@@ -1,4 +1,4 @@
-"""``python -m commodity_platform.sandbox {demo,ui,up}``: the local sandbox's entry points.
+"""``python -m sandbox {demo,ui,up}``: the local sandbox's entry points.
 
 * ``demo`` starts private services, runs the project's DAGs with ``airflow dags test`` exactly as an
   operator would, prints what each run did, and stops everything.
@@ -23,9 +23,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from commodity_platform.sandbox.emulators import Emulators
-from commodity_platform.sandbox.live_airflow import airflow_bin
-from commodity_platform.sandbox.services import DORIS_DATABASE, Sandbox, airflow_env
+from sandbox.emulators import Emulators
+from sandbox.live_airflow import airflow_bin
+from sandbox.services import DORIS_DATABASE, Sandbox, airflow_env
 
 log = logging.getLogger("sandbox")
 
@@ -105,8 +105,8 @@ def _iso(value: datetime) -> str:
 
 def _prices_backfill_and_quality(sandbox: Sandbox, env: dict[str, str], logs: Path) -> int:
     """Synthetic ticks -> ohlc_backfill -> an injected fault -> streaming_data_quality -> alerts."""
-    from commodity_platform.ohlc.generate import Faults, generate_and_load
-    from commodity_platform.quality.demo import pushed_samples, summarize, wait_for_alerts
+    from sandbox.quality_demo import pushed_samples, summarize, wait_for_alerts
+    from sandbox.ticks import Faults, generate_and_load
 
     failures = 0
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
@@ -212,8 +212,8 @@ def demo() -> int:
 
 def ui(name: str = "ui") -> int:
     """Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the sandbox until Ctrl-C or SIGTERM."""
-    from commodity_platform.sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow, sigterm_as_keyboard_interrupt
-    from commodity_platform.sandbox.live_feed import LiveFeed
+    from sandbox.live_airflow import PROJECT_DAG_IDS, LiveAirflow, sigterm_as_keyboard_interrupt
+    from sandbox.live_feed import LiveFeed
 
     exit_code = 0  # a KeyboardInterrupt (Ctrl-C, SIGTERM) is the normal way out
     with contextlib.suppress(KeyboardInterrupt), sigterm_as_keyboard_interrupt(), Sandbox(name) as sandbox, \
@@ -240,7 +240,7 @@ def ui(name: str = "ui") -> int:
 
 def up(name: str = "up") -> int:
     """Only the services and both emulators, printing the AIRFLOW_CONN_* exports, until Ctrl-C or SIGTERM."""
-    from commodity_platform.sandbox.live_airflow import sigterm_as_keyboard_interrupt
+    from sandbox.live_airflow import sigterm_as_keyboard_interrupt
 
     with contextlib.suppress(KeyboardInterrupt), sigterm_as_keyboard_interrupt(), Sandbox(name) as sandbox, \
             Emulators(sandbox.root / "emulators") as emulators:
@@ -256,10 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fault"]:
         # ./dev fault <kind>: talks to the running ui's live feed through its sandbox folder; own parser.
-        from commodity_platform.sandbox.live_feed import fault_main
+        from sandbox.live_feed import fault_main
 
         return fault_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m commodity_platform.sandbox", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["demo", "ui", "up"])
     parser.add_argument("--name", help="sandbox folder under .sandbox/ for ui and up (default: the command)")

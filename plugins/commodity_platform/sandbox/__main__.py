@@ -1,5 +1,0 @@
-import sys
-
-from commodity_platform.sandbox.cli import main
-
-sys.exit(main())
