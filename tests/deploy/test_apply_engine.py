@@ -104,7 +104,8 @@ def test_unserved_kind_is_a_clear_error(engine: Any) -> None:
 def test_watch_wait_logs_progress_and_times_out_with_diagnosis(
     make_emulator: Any, api_client_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    emulator = make_emulator(delay=0.6, stuck={"stuck-web"})
+    # "web" takes 4 s (a replica every 1.3 s), so its partial states are seen even on a busy machine.
+    emulator = make_emulator(delay=0.6, delays={"web": 4.0}, stuck={"stuck-web"})
     engine = ApplyEngine(api_client_for(emulator), namespace="data-platform")
     engine.apply(Manifest(copy.deepcopy(DEPLOYMENT), "web.yaml#0"))
     stuck = copy.deepcopy(DEPLOYMENT)
