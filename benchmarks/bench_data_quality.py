@@ -171,7 +171,7 @@ def main() -> None:
         subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], check=True,
                        capture_output=True, env=os.environ.copy())
         from commodity_platform.doris.hook import DorisHook
-        from commodity_platform.doris.migrations import run_migrations
+        from commodity_platform.doris.tasks import run_migrations
 
         run_migrations(installed_by="bench-dq")
         conn = sandbox.mysql_connect("commodity_realtime")

@@ -119,7 +119,7 @@ def main() -> int:
     with Sandbox("bench") as sandbox:
         sandbox.drop_database()
         os.environ.update(sandbox.connection_env())
-        from commodity_platform.doris.migrations import run_migrations
+        from commodity_platform.doris.tasks import run_migrations
 
         run_migrations(installed_by="bench")
         started = time.monotonic()

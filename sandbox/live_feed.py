@@ -384,7 +384,7 @@ class LiveFeed:
             [self.database], database=None)
         if rows[0][0] == 5:
             return
-        from commodity_platform.doris.migrations import run_migrations
+        from commodity_platform.doris.tasks import run_migrations
 
         log.info("live feed: platform tables missing in %s; applying the migrations", self.database)
         key = "AIRFLOW_CONN_DORIS_DEFAULT"

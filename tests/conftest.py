@@ -58,7 +58,7 @@ def warehouse(sandbox: Sandbox) -> Sandbox:
 
     Function-scoped because some tests drop the database to start from a new server.
     """
-    from commodity_platform.doris.migrations import run_migrations
+    from commodity_platform.doris.tasks import run_migrations
 
     run_migrations(installed_by="pytest")
     return sandbox

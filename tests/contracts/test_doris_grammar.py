@@ -39,7 +39,8 @@ from typing import Any
 
 import pytest
 
-from commodity_platform.doris.migrations import MIGRATIONS_DIR, SchemaMigrator, SchemaSettings
+from commodity_platform.doris.migration_files import MIGRATIONS_DIR, SchemaSettings
+from commodity_platform.doris.migrations import SchemaMigrator
 from commodity_platform.doris.routine_load import RoutineLoadReconciler
 from commodity_platform.paths import SQL_DIR
 from tests.contracts import doris_grammar

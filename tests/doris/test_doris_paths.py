@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from commodity_platform.doris.migrations import (
+from commodity_platform.doris.migration_files import (
     MIGRATIONS_DIR,
-    SchemaMigrator,
     SchemaSettings,
     discover_migrations,
     render,
     split_statements,
 )
+from commodity_platform.doris.migrations import SchemaMigrator
 from commodity_platform.doris.routine_load import RoutineLoadReconciler
 from commodity_platform.errors import ConfigError, PermanentError
 from tests.doris.fake_doris import FakeDorisHook, FakeDorisServer

@@ -9,12 +9,8 @@ import MySQLdb
 import pytest
 
 from commodity_platform.doris.hook import DorisHook
-from commodity_platform.doris.migrations import (
-    MIGRATIONS_DIR,
-    SchemaMigrator,
-    SchemaSettings,
-    discover_migrations,
-)
+from commodity_platform.doris.migration_files import MIGRATIONS_DIR, SchemaSettings, discover_migrations
+from commodity_platform.doris.migrations import SchemaMigrator
 from commodity_platform.errors import ConfigError, PermanentError
 
 pytestmark = pytest.mark.sandbox

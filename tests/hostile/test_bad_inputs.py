@@ -297,7 +297,8 @@ def _migrations_dir(tmp_path: Path, extra: dict[str, str]) -> Path:
 )
 def test_destructive_migration_is_refused_without_opt_in(sql: str, what: str, tmp_path: Path, warehouse: Any) -> None:
     from commodity_platform.doris.hook import DorisHook
-    from commodity_platform.doris.migrations import SchemaMigrator, SchemaSettings
+    from commodity_platform.doris.migration_files import SchemaSettings
+    from commodity_platform.doris.migrations import SchemaMigrator
 
     directory = _migrations_dir(tmp_path, {"V906__hostile.sql": sql + "\n"})
     migrator = SchemaMigrator(DorisHook(doris_conn_id="doris_default", schema="information_schema"),
@@ -314,7 +315,8 @@ def test_destructive_migration_is_refused_without_opt_in(sql: str, what: str, tm
 def test_destructive_migration_with_opt_in_is_shown_in_the_plan(tmp_path: Path, warehouse: Any) -> None:
     """(issue 14 #4) The marker makes the intent explicit and the dry-run plan says what will be destroyed."""
     from commodity_platform.doris.hook import DorisHook
-    from commodity_platform.doris.migrations import SchemaMigrator, SchemaSettings
+    from commodity_platform.doris.migration_files import SchemaSettings
+    from commodity_platform.doris.migrations import SchemaMigrator
 
     directory = _migrations_dir(tmp_path, {
         "V906__drop_scratch.sql": "-- destructive: the scratch table held test data only\n"
@@ -331,7 +333,8 @@ def test_destructive_migration_with_opt_in_is_shown_in_the_plan(tmp_path: Path, 
 
 def test_malformed_migration_names_file_and_statement_and_runs_nothing(tmp_path: Path, warehouse: Any) -> None:
     from commodity_platform.doris.hook import DorisHook
-    from commodity_platform.doris.migrations import SchemaMigrator, SchemaSettings
+    from commodity_platform.doris.migration_files import SchemaSettings
+    from commodity_platform.doris.migrations import SchemaMigrator
 
     directory = _migrations_dir(tmp_path, {"V907__broken.sql": "CREATE TABLE IF NOT EXISTS x (a INT;\n"})
     migrator = SchemaMigrator(DorisHook(doris_conn_id="doris_default", schema="information_schema"),
@@ -364,7 +367,7 @@ def test_dag_params_refuse_a_trailing_newline(dag_id: str, param: str, value: An
 
 def test_validators_refuse_a_trailing_newline() -> None:
     """(issue 14 #5) The task-side validators too, not only the Param schemas."""
-    from commodity_platform.doris.migrations import SchemaSettings
+    from commodity_platform.doris.migration_files import SchemaSettings
     from commodity_platform.quality.settings import settings_from_params
 
     with pytest.raises(ConfigError, match=r"instance: 'x\\n' is not a valid Pushgateway grouping value"):
@@ -449,7 +452,7 @@ def test_oversized_config_value_is_refused_without_echoing_it(spec_dir: Path) ->
 
 def test_oversized_manifest_and_migration_files_are_refused(tmp_path: Path) -> None:
     """(issue 14 #7)"""
-    from commodity_platform.doris.migrations import discover_migrations
+    from commodity_platform.doris.migration_files import discover_migrations
     from commodity_platform.k8s.manifests import load_file
 
     manifest = tmp_path / "huge.yaml"

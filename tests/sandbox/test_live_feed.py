@@ -103,7 +103,7 @@ def test_fault_cli_without_a_running_feed_says_so(capsys) -> None:
 @pytest.fixture(scope="module")
 def feed(sandbox) -> Iterator[LiveFeed]:
     """The feed on the session sandbox, on emptied platform tables (other tests' rows must not count)."""
-    from commodity_platform.doris.migrations import run_migrations
+    from commodity_platform.doris.tasks import run_migrations
 
     run_migrations(installed_by="pytest")
     for table in PLATFORM_TABLES:

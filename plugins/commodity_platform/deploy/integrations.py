@@ -72,9 +72,9 @@ def run_connectors_phase(*, dry_run: bool) -> dict[str, Any]:
 def run_use_cases_phase(*, dry_run: bool) -> dict[str, Any]:
     """Phase 8: Doris schema, routine loads and views used by the use-case queries."""
     try:
-        from commodity_platform.doris.migrations import run_migrations
+        from commodity_platform.doris.tasks import run_migrations
     except ImportError as exc:
-        raise _missing("commodity_platform.doris.migrations.run_migrations", exc) from exc
+        raise _missing("commodity_platform.doris.tasks.run_migrations", exc) from exc
     return _call("use-cases", run_migrations, dry_run=dry_run)
 
 

@@ -1,15 +1,10 @@
-"""Versioned Doris schema migrations: discover, validate, plan, apply, record.
+"""The schema migrator: the database side of the Doris migrations (plan, apply, record in ``schema_history``).
 
-The model is Flyway's, which operators already know:
-
-* ``V<NNN>__<description>.sql`` files are applied once, in version order, and never edited after
-  release: the sha256 of every applied file is recorded in ``schema_history`` and a changed file stops
-  the run before anything executes.
-* ``R__<description>.sql`` files hold Routine Load definitions. They describe *desired state* rather
-  than a change, so they are reconciled on every run (see :mod:`commodity_platform.doris.routine_load`).
-* ``${name}`` placeholders (replication, retention, Kafka brokers) are filled from
-  :class:`SchemaSettings`; the checksum of a versioned file is taken *before* rendering so that
-  environments with different settings share one history semantics.
+File handling (discovery, placeholders, checksums, parsing, lint) is pure and lives in
+:mod:`commodity_platform.doris.migration_files`; this module compares the files with the server's history
+and runs them. The Routine Load reconciler (:mod:`commodity_platform.doris.routine_load`) uses the public
+methods :meth:`SchemaMigrator.cursor`, :meth:`SchemaMigrator.execute` and :meth:`SchemaMigrator.record`;
+the task bodies that tie both together are in :mod:`commodity_platform.doris.tasks`.
 
 Doris has no transactional DDL, so a file that fails half-way cannot be rolled back. Two things keep
 that safe: every file is parsed and linted before the first statement of the run executes (a malformed
@@ -19,9 +14,7 @@ A failed attempt is recorded with ``success = false``; only a successful row mar
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,270 +23,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlparse
-from sqlglot import exp
-
-from commodity_platform.doris.dialect import (
-    ParsedStatement,
-    StatementKind,
-    adapt_for_mysql,
-    lint_create_table,
-    parse_statement,
+from commodity_platform.doris.dialect import ParsedStatement, StatementKind, adapt_for_mysql
+from commodity_platform.doris.migration_files import (
+    BOOTSTRAP_DIR,
+    HISTORY_TABLE,
+    MIGRATIONS_DIR,
+    AppliedMigration,
+    MigrationFile,
+    PreparedMigration,
+    SchemaSettings,
+    check_applied_files,
+    discover_migrations,
+    prepare_all,
+    prepare_bootstrap,
 )
 from commodity_platform.errors import ConfigError, PermanentError, classify_mysql_error
-from commodity_platform.paths import SQL_DIR
-from commodity_platform.validation import (
-    KAFKA_BROKER_LIST_PATTERN,
-    KAFKA_BROKER_PATTERN,
-    MAX_MIGRATION_FILE_BYTES,
-    preview,
-    read_text_limited,
-)
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS_DIR = SQL_DIR / "migrations"
-BOOTSTRAP_DIR = SQL_DIR / "bootstrap"
-HISTORY_TABLE = "schema_history"
-
-_VERSIONED_RE = re.compile(r"^V(?P<version>\d{3,})__(?P<description>[a-z0-9_]+)\.sql$")
-_REPEATABLE_RE = re.compile(r"^R__(?P<description>[a-z0-9_]+)\.sql$")
-_PLACEHOLDER_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_BROKER_RE = re.compile(KAFKA_BROKER_PATTERN)
-_BROKER_LIST_RE = re.compile(KAFKA_BROKER_LIST_PATTERN)
-# Released texts of files fixed in place, accepted in a history instead of the file's current checksum.
-# Only for a file that can never have succeeded on Doris as released: V002, V003 and V005 asked for 733
-# dynamic partitions and Doris refuses more than 500 ("Too many dynamic partitions", issue 12), so only a
-# MariaDB sandbox (which drops Doris PROPERTIES) can hold them as applied; the fix changed only PROPERTIES.
-REPAIRED_CHECKSUMS: dict[str, frozenset[str]] = {
-    "V002__create_price_1min_agg.sql": frozenset(
-        {"d9e83b97afb656636b8a40557d08c3ecdbc35c874b93760246c1e7fbf8e2100c"}),
-    "V003__create_market_alerts_and_trading_signals.sql": frozenset(
-        {"492f9f33a6c3628863d5095f06fc7666539c1d35464ba7bb4f06114a3393c8c7"}),
-    "V005__create_dq_results.sql": frozenset(
-        {"549091f58564841fd46792d3d0d1aef6d87044ed3af5fd6c65e147cefe58b1f5"}),
-}
-
-
-@dataclass(frozen=True)
-class SchemaSettings:
-    """Values for the ``${...}`` placeholders of the migration files, validated on construction."""
-
-    database: str = "commodity_realtime"
-    replication_num: int = 3
-    raw_retention_days: int = 30
-    agg_retention_days: int = 730
-    kafka_broker_list: str = "platform-kafka-bootstrap.data-platform.svc:9092"
-
-    def __post_init__(self) -> None:
-        if not _IDENTIFIER_RE.fullmatch(self.database):
-            raise ConfigError(f"database: {self.database!r} is not a plain identifier")
-        for name in ("replication_num", "raw_retention_days", "agg_retention_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
-        if self.replication_num > 7:
-            raise ConfigError(f"replication_num: {self.replication_num} is more replicas than Doris allows (7)")
-        # The whole value is checked (no strip()): it is substituted into SQL, and "host:9092\n" must not pass.
-        if not _BROKER_LIST_RE.fullmatch(self.kafka_broker_list):
-            bad = [b for b in self.kafka_broker_list.split(",") if not _BROKER_RE.fullmatch(b.lstrip(" "))]
-            raise ConfigError(
-                f"kafka_broker_list: {preview(self.kafka_broker_list)} is not a comma-separated host:port list"
-                + (f" ({preview(bad)} are not host:port entries)" if bad else "")
-            )
-
-    def placeholders(self) -> dict[str, str]:
-        return {
-            "database": self.database,
-            "replication_num": str(self.replication_num),
-            "raw_retention_days": str(self.raw_retention_days),
-            "agg_retention_days": str(self.agg_retention_days),
-            "kafka_broker_list": self.kafka_broker_list,
-        }
-
-
-@dataclass(frozen=True)
-class MigrationFile:
-    """A migration file on disk: its identity and the checksum that freezes it once applied."""
-
-    path: Path
-    version: int | None
-    description: str
-    checksum: str
-
-    @property
-    def script(self) -> str:
-        return self.path.name
-
-    @property
-    def repeatable(self) -> bool:
-        return self.version is None
-
-
-@dataclass(frozen=True)
-class PreparedMigration:
-    """A migration file rendered with settings, split into statements and validated."""
-
-    file: MigrationFile
-    statements: tuple[ParsedStatement, ...]
-    rendered_checksum: str
-    #: Destructive statements the file opted into (``-- destructive: <reason>``): (statement number, what).
-    destructive: tuple[tuple[int, str], ...] = ()
-    destructive_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class AppliedMigration:
-    """The latest successful ``schema_history`` row of one script."""
-
-    script: str
-    version: int | None
-    checksum: str
-    installed_on: datetime
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[MigrationFile]:
-    """All migration files of ``directory``: versioned ones by version, then repeatable ones by name."""
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: migrations directory does not exist")
-    versioned: dict[int, MigrationFile] = {}
-    repeatable: list[MigrationFile] = []
-    for path in sorted(directory.iterdir()):
-        if path.is_dir() or path.name.startswith("."):
-            continue
-        text = read_text_limited(path, MAX_MIGRATION_FILE_BYTES, what="migration file", display=path.name)
-        if not text.strip():
-            raise ConfigError(f"{path.name}: migration file is empty")
-        if match := _VERSIONED_RE.fullmatch(path.name):
-            version = int(match.group("version"))
-            if version in versioned:
-                raise ConfigError(
-                    f"{path.name}: version {version} is also used by {versioned[version].script}"
-                )
-            versioned[version] = MigrationFile(path, version, match.group("description"), sha256_text(text))
-        elif match := _REPEATABLE_RE.fullmatch(path.name):
-            repeatable.append(MigrationFile(path, None, match.group("description"), sha256_text(text)))
-        else:
-            raise ConfigError(
-                f"{path.name}: not a migration file name; expected V<NNN>__<snake_case>.sql or "
-                "R__<snake_case>.sql"
-            )
-    return [versioned[v] for v in sorted(versioned)] + repeatable
-
-
-def render(text: str, placeholders: dict[str, str], *, where: str) -> str:
-    """Fill ``${name}`` placeholders; an unknown name is an error naming the file and the name."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name not in placeholders:
-            raise ConfigError(f"{where}: unknown placeholder ${{{name}}}; known: {sorted(placeholders)}")
-        return placeholders[name]
-
-    return _PLACEHOLDER_RE.sub(substitute, text)
-
-
-def split_statements(text: str) -> list[str]:
-    """Split SQL text into statements without comments (sqlparse knows quoting and comments)."""
-    statements = []
-    for raw in sqlparse.split(text):
-        stripped = sqlparse.format(raw, strip_comments=True).strip().rstrip(";").strip()
-        if stripped:
-            statements.append(stripped)
-    return statements
-
-
-#: A migration file opts into destructive statements with a comment line ``-- destructive: <reason>``.
-DESTRUCTIVE_MARKER_RE = re.compile(r"^--[ \t]*destructive:[ \t]*(?P<reason>\S[^\n]*)$", re.MULTILINE | re.IGNORECASE)
-
-
-def destructive_operation(stmt: ParsedStatement) -> str | None:
-    """What a statement destroys, from its sqlglot tree (not from text patterns), or None.
-
-    DROP DATABASE/SCHEMA/TABLE, TRUNCATE, DELETE without WHERE and ALTER TABLE ... DROP COLUMN lose data that
-    no later migration can bring back; DROP VIEW / MATERIALIZED VIEW only drop a derived object.
-    """
-    tree = stmt.tree
-    if isinstance(tree, exp.Drop):
-        kind = str(tree.args.get("kind") or "").upper()
-        if kind in ("DATABASE", "SCHEMA", "TABLE"):
-            return f"DROP {kind} {tree.this.sql(dialect='mysql') if tree.this else ''}".rstrip()
-    if isinstance(tree, exp.TruncateTable):
-        return "TRUNCATE " + ", ".join(t.sql(dialect="mysql") for t in tree.expressions)
-    if isinstance(tree, exp.Delete) and not tree.args.get("where"):
-        return f"DELETE without WHERE on {tree.this.sql(dialect='mysql') if tree.this else '?'}"
-    if isinstance(tree, exp.Alter):
-        dropped = [a for a in tree.args.get("actions") or [] if isinstance(a, exp.Drop)]
-        if dropped:
-            targets = [
-                f"{a.args.get('kind') or ''} {', '.join(t.sql(dialect='mysql') for t in a.args.get('tables') or [])}"
-                for a in dropped
-            ]
-            return f"ALTER TABLE {tree.this.sql(dialect='mysql')} DROP " + "; ".join(t.strip() for t in targets)
-    return None
-
-
-def prepare(file: MigrationFile, settings: SchemaSettings) -> PreparedMigration:
-    """Render, split, parse and lint one file; raises ConfigError listing every problem found."""
-    raw_text = read_text_limited(file.path, MAX_MIGRATION_FILE_BYTES, what="migration file", display=file.script)
-    rendered = render(raw_text, settings.placeholders(), where=file.script)
-    marker = DESTRUCTIVE_MARKER_RE.search(raw_text)
-    destructive: list[tuple[int, str]] = []
-    statements: list[ParsedStatement] = []
-    problems: list[str] = []
-    for number, sql in enumerate(split_statements(rendered), start=1):
-        where = f"{file.script} statement {number}"
-        try:
-            stmt = parse_statement(sql, where=where)
-        except ConfigError as err:
-            problems.append(str(err))
-            continue
-        if stmt.kind is StatementKind.CREATE_TABLE:
-            problems.extend(lint_create_table(stmt, where=where))
-        if (what := destructive_operation(stmt)) is not None:
-            destructive.append((number, what))
-            if marker is None:
-                problems.append(
-                    f"{where}: destructive statement ({what}) refused; if it is intended, say so in the file "
-                    "with a comment line '-- destructive: <reason>' (the plan then shows it)"
-                )
-        if file.repeatable != (stmt.kind is StatementKind.CREATE_ROUTINE_LOAD):
-            problems.append(
-                f"{where}: Routine Loads belong in R__ files and R__ files hold only CREATE ROUTINE LOAD"
-            )
-        statements.append(stmt)
-    if file.repeatable and len(statements) != 1:
-        problems.append(f"{file.script}: an R__ file holds exactly one CREATE ROUTINE LOAD")
-    if not statements and not problems:
-        problems.append(f"{file.script}: no SQL statement in the file")
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return PreparedMigration(
-        file,
-        tuple(statements),
-        sha256_text(rendered),
-        destructive=tuple(destructive),
-        destructive_reason=marker.group("reason").strip() if marker and destructive else None,
-    )
-
-
-def prepare_all(files: Sequence[MigrationFile], settings: SchemaSettings) -> list[PreparedMigration]:
-    """Prepare every file before anything runs, so one bad file stops the run before its first DDL."""
-    prepared: list[PreparedMigration] = []
-    problems: list[str] = []
-    for file in files:
-        try:
-            prepared.append(prepare(file, settings))
-        except ConfigError as err:
-            problems.append(str(err))
-    if problems:
-        raise ConfigError("invalid migration files:\n" + "\n".join(problems))
-    return prepared
 
 
 @dataclass
@@ -333,7 +79,7 @@ class MigrationPlan:
             lines.append(f"routine load: {migration.statements[0].object_name} ({migration.file.script})")
         return lines
 
-    def summary(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-safe summary for XCom and the UI (no secrets: the files hold none)."""
         return {
             "server": self.server,
@@ -361,7 +107,7 @@ class MigrationReport:
     executed: list[ExecutedStatement] = field(default_factory=list)
     skipped_notes: list[str] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "applied": self.applied,
             "executed_statements": len(self.executed),
@@ -473,7 +219,7 @@ class SchemaMigrator:
             db_exists = self._database_exists(cur)
             history_exists = db_exists and self._history_exists(cur)
             applied = self._read_history(cur) if history_exists else {}
-        self._check_applied_files(files, applied)
+        check_applied_files(files, applied)
         pending = [
             m for m in prepared
             if not m.file.repeatable
@@ -498,25 +244,6 @@ class SchemaMigrator:
             target_version=target_version,
         )
 
-    @staticmethod
-    def _check_applied_files(files: Sequence[MigrationFile], applied: dict[str, AppliedMigration]) -> None:
-        by_script = {f.script: f for f in files}
-        changed = [
-            f"{script} (applied checksum {row.checksum[:12]}…, file now {by_script[script].checksum[:12]}…)"
-            for script, row in applied.items()
-            if row.version is not None and script in by_script and by_script[script].checksum != row.checksum
-            and row.checksum not in REPAIRED_CHECKSUMS.get(script, ())
-        ]
-        if changed:
-            raise ConfigError(
-                "applied migration files were edited after release: "
-                + "; ".join(changed)
-                + ". Restore them and put the change in a new V<NNN>__ file."
-            )
-        missing = sorted(s for s, row in applied.items() if row.version is not None and s not in by_script)
-        if missing:
-            log.warning("applied migrations with no file any more (left as they are): %s", missing)
-
     # -- applying ---------------------------------------------------------------------------------
 
     def migrate(self, plan: MigrationPlan) -> MigrationReport:
@@ -531,16 +258,13 @@ class SchemaMigrator:
     def _bootstrap(self, cur: Cursor, plan: MigrationPlan, report: MigrationReport) -> None:
         if not plan.database_exists:
             self._run_bootstrap_file(cur, "create_database.sql", report)
-        self._execute(cur, f"USE `{self.settings.database}`", record=None)
+        self.execute(cur, f"USE `{self.settings.database}`")
         if not plan.history_exists:
             self._run_bootstrap_file(cur, "schema_history.sql", report)
 
     def _run_bootstrap_file(self, cur: Cursor, name: str, report: MigrationReport) -> None:
-        path = self.bootstrap_dir / name
-        file = MigrationFile(path, 0, name.removesuffix(".sql"), sha256_text(path.read_text("utf-8")))
-        rendered = render(path.read_text("utf-8"), self.settings.placeholders(), where=name)
-        for number, sql in enumerate(split_statements(rendered), start=1):
-            stmt = parse_statement(sql, where=f"{name} statement {number}")
+        file, statements = prepare_bootstrap(self.bootstrap_dir / name, self.settings)
+        for number, stmt in enumerate(statements, start=1):
             self._run_statement(cur, file, number, stmt, report)
 
     def _apply_file(self, cur: Cursor, migration: PreparedMigration, report: MigrationReport) -> None:
@@ -552,9 +276,9 @@ class SchemaMigrator:
             for number, stmt in enumerate(migration.statements, start=1):
                 self._run_statement(cur, file, number, stmt, report)
         except Exception as err:
-            self._record(cur, file, file.checksum, started_on, started, success=False, error=str(err))
+            self.record(cur, file, file.checksum, started_on, started, success=False, error=str(err))
             raise
-        self._record(cur, file, file.checksum, started_on, started, success=True)
+        self.record(cur, file, file.checksum, started_on, started, success=True)
         report.applied.append(file.script)
         log.info("applied %s in %.0f ms", file.script, (time.monotonic() - started) * 1000)
 
@@ -575,19 +299,14 @@ class SchemaMigrator:
             sql = adapted.sql
         if sql is None:
             return
-        self._execute(cur, sql, record=(report, ExecutedStatement(file.script, number, stmt.kind.value, sql)),
-                      where=where)
+        self.execute(cur, sql, where=where)
+        report.executed.append(ExecutedStatement(file.script, number, stmt.kind.value, sql))
         if self.is_doris and stmt.kind in (StatementKind.ALTER_TABLE, StatementKind.CREATE_SYNC_MV):
             self._wait_for_alter_jobs(cur, stmt, where=where)
 
-    def _execute(
-        self,
-        cur: Cursor,
-        sql: str,
-        *,
-        record: tuple[MigrationReport, ExecutedStatement] | None,
-        where: str = "migration runner",
-    ) -> None:
+    def execute(self, cur: Cursor, sql: str, *, where: str = "migration runner") -> None:
+        """Send one statement; a driver error becomes a TemporaryError/PermanentError naming ``where`` and the
+        statement's first line (one classifier: ``commodity_platform.errors.classify_mysql_error``)."""
         try:
             cur.execute(sql)
         except Exception as err:
@@ -595,11 +314,8 @@ class SchemaMigrator:
                 raise
             first_line = sql.strip().splitlines()[0][:160]
             raise classify_mysql_error(err, where=f"{where} [{first_line}]") from err
-        if record is not None:
-            report, executed = record
-            report.executed.append(executed)
 
-    def _record(
+    def record(
         self,
         cur: Cursor,
         file: MigrationFile,
@@ -610,6 +326,7 @@ class SchemaMigrator:
         success: bool,
         error: str | None = None,
     ) -> None:
+        """Append one ``schema_history`` row for ``file`` (``started`` is a ``time.monotonic()`` value)."""
         cur.execute(
             f"INSERT INTO `{self.settings.database}`.{HISTORY_TABLE} (script, installed_on, version, "
             "description, checksum, execution_ms, success, installed_by, error_message) "
@@ -657,44 +374,3 @@ class SchemaMigrator:
                 )
             log.info("%s: waiting for Doris %s job on %s: %s (poll %d)", where, job_type, stmt.table, state, attempt)
             self.sleep(self.poll_interval_s)
-
-
-def build_migrator(
-    *, conn_id: str = "doris_default", params: dict[str, Any] | None = None, installed_by: str = "doris_schema_migrate"
-) -> SchemaMigrator:
-    """A migrator for ``conn_id`` with settings from DAG params (validated here, before any I/O)."""
-    from commodity_platform.doris.hook import DorisHook
-
-    params = params or {}
-    known = {"replication_num", "raw_retention_days", "agg_retention_days", "kafka_broker_list"}
-    database = DorisHook(doris_conn_id=conn_id).platform_database
-    settings = SchemaSettings(database=database, **{k: v for k, v in params.items() if k in known and v is not None})
-    hook = DorisHook(doris_conn_id=conn_id, schema="information_schema")
-    return SchemaMigrator(hook, settings=settings, installed_by=installed_by)
-
-
-def run_migrations(
-    *,
-    conn_id: str = "doris_default",
-    params: dict[str, Any] | None = None,
-    target_version: int | None = None,
-    dry_run: bool = False,
-    installed_by: str = "doris_schema_migrate",
-) -> dict[str, Any]:
-    """Plan, apply and reconcile in one call (the deploy DAG's use-cases phase uses this)."""
-    from commodity_platform.doris.routine_load import RoutineLoadReconciler
-
-    migrator = build_migrator(conn_id=conn_id, params=params, installed_by=installed_by)
-    plan = migrator.plan(target_version=target_version)
-    for line in plan.describe():
-        log.info("plan: %s", line)
-    if dry_run:
-        return {"dry_run": True, "plan": plan.summary()}
-    result: dict[str, Any] = {"dry_run": False, "migrations": migrator.migrate(plan).summary()}
-    if migrator.is_doris:
-        applied = migrator.plan(target_version=target_version).applied
-        result["routine_loads"] = RoutineLoadReconciler(migrator).reconcile(plan.routine_loads, applied).summary()
-    else:
-        log.info("routine loads skipped: the server is not Doris (%d definitions)", len(plan.routine_loads))
-        result["routine_loads"] = {"skipped": "server is not Doris"}
-    return result

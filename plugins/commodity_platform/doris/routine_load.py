@@ -41,7 +41,8 @@ from commodity_platform.errors import ConfigError, PermanentError
 from commodity_platform.paths import SQL_DIR
 
 if TYPE_CHECKING:
-    from commodity_platform.doris.migrations import AppliedMigration, PreparedMigration, SchemaMigrator
+    from commodity_platform.doris.migration_files import AppliedMigration, PreparedMigration
+    from commodity_platform.doris.migrations import SchemaMigrator
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class RoutineLoadReport:
     executed: list[str] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {"actions": self.actions, "executed_statements": len(self.executed), "states": self.states}
 
 
@@ -208,7 +209,7 @@ class RoutineLoadReconciler:
         return report
 
     def _run(self, cur: Any, sql: str, report: RoutineLoadReport, *, where: str) -> None:
-        self.migrator._execute(cur, sql, record=None, where=where)
+        self.migrator.execute(cur, sql, where=where)
         report.executed.append(sql)
 
     def _reconcile_one(
@@ -251,7 +252,7 @@ class RoutineLoadReconciler:
         else:
             report.actions.append(f"{name}: up to date ({job['State']})")
             return
-        self.migrator._record(cur, file, definition.checksum, started_on, started, success=True)
+        self.migrator.record(cur, file, definition.checksum, started_on, started, success=True)
 
     def _wait_running(self, cur: Any, definitions: list[RoutineLoadDefinition], report: RoutineLoadReport) -> None:
         deadline = time.monotonic() + self.running_timeout_s
