@@ -8,7 +8,11 @@ Usage (with the PyFlink virtualenv, see ``setup_venv.sh``)::
     .venv-flink/bin/python include/flink/run_local.py anomaly_detector --input ticks.csv --output alerts.csv
 
 Input: a CSV file with header ``commodity_code,event_time,price,volume`` (``event_time`` as
-``YYYY-MM-DD HH:MM:SS[.fff]`` UTC; an empty field is NULL). data_enricher also reads a metadata CSV
+``YYYY-MM-DD HH:MM:SS[.fff]`` UTC; an empty field is NULL; the ticks' ``source`` is NULL), or, with
+``--items`` instead of ``--input``, a JSON-lines file of ``commodity-prices-raw`` records as the HTTP
+sources write them: the EIA/FRED API item plus ``"headers"`` (header name -> base64 of its bytes, e.g.
+``{"source": "ZnJlZA==", "series_id": "RENPSUxXVElDTw=="}``), mapped to ticks exactly as in production
+(``commodity_flink.api_items``). data_enricher also reads a metadata CSV
 ``commodity_code,commodity_name,category,exchange,currency,unit,updated_at`` (a row is valid from
 ``updated_at`` on). Output: a CSV file with a header, sorted by the job's key; NULL is an empty field;
 timestamps as in the input, DECIMALs at their column's scale:
@@ -16,7 +20,7 @@ timestamps as in the input, DECIMALs at their column's scale:
 * price_aggregator: ``commodity_code,bar_start,open_price,high_price,low_price,close_price,volume,vwap,
   tick_count`` sorted by (commodity_code, bar_start)
 * data_enricher: ``commodity_code,event_time,price,volume,commodity_name,category,exchange,currency,unit,
-  ingest_time`` sorted by (event_time, commodity_code, price, volume)
+  source,ingest_time`` sorted by (event_time, commodity_code, price, volume)
 * anomaly_detector: ``alert_id,commodity_code,alert_time,alert_type,severity,price_change_pct,
   reference_time,reference_price,current_price,message,ingest_time`` sorted by (commodity_code, alert_time)
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import re
 import sys
@@ -142,16 +147,57 @@ def collect_output(directory: Path, job: JobDefinition, output: Path) -> int:
     return len(rows)
 
 
-def run(job_name: str, input_csv: Path, output_csv: Path, metadata_csv: Path | None, parallelism: int) -> int:
-    """Run ``job_name`` over ``input_csv`` into ``output_csv``; returns the number of output rows."""
+def copy_api_records(source: Path, target: Path) -> int:
+    """Check that every line of ``source`` is a JSON object with a ``headers`` object, and copy it.
+
+    Flink's json format would turn a broken line into an error deep inside the job (or, with
+    ignore-parse-errors, into nothing); a clear error naming the line is better for a local run.
+    """
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputFileError(f"cannot read {source}: {exc.strerror}") from exc
+    records = 0
+    with target.open("w", encoding="utf-8") as out:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputFileError(f"{source}:{number}: not JSON ({exc.msg})") from exc
+            if not isinstance(record, dict) or not isinstance(record.get("headers"), dict):
+                raise InputFileError(f"{source}:{number}: expected an API item object with a \"headers\" object")
+            out.write(json.dumps(record) + "\n")
+            records += 1
+    return records
+
+
+def run(
+    job_name: str,
+    input_path: Path,
+    output_csv: Path,
+    metadata_csv: Path | None,
+    parallelism: int,
+    *,
+    api_items: bool = False,
+) -> int:
+    """Run ``job_name`` over ``input_path`` into ``output_csv``; returns the number of output rows.
+
+    ``api_items``: the input is a JSON-lines file of raw API records (see ``--items``), not a tick CSV.
+    """
     from commodity_flink.environment import create_table_environment, submit
 
     job = get_job(job_name)
     with tempfile.TemporaryDirectory(prefix=f"flink-{job_name}-") as tmp:
         work = Path(tmp)
         (work / "ticks").mkdir()
-        ticks = work / "ticks" / "ticks.csv"
-        tick_rows = copy_without_header(input_csv, TICK_COLUMNS, ticks)
+        if api_items:
+            ticks = work / "ticks" / "records.json"
+            tick_rows = copy_api_records(input_path, ticks)
+        else:
+            ticks = work / "ticks" / "ticks.csv"
+            tick_rows = copy_without_header(input_path, TICK_COLUMNS, ticks)
         metadata_path: str | None = None
         if job.needs_metadata:
             (work / "metadata").mkdir()
@@ -161,12 +207,13 @@ def run(job_name: str, input_csv: Path, output_csv: Path, metadata_csv: Path | N
         sink_dir = work / "out"
         sink_dir.mkdir()
         log.info(
-            "Running %s over %d ticks from %s (parallelism %d)", job_name, tick_rows, input_csv, parallelism
-        )
+            "Running %s over %d %s from %s (parallelism %d)",
+            job_name, tick_rows, "API records" if api_items else "ticks", input_path, parallelism,
+        )  # fmt: skip
         t_env = create_table_environment(
             pipeline_name=f"{job_name}-local", config={"parallelism.default": str(parallelism)}
         )
-        ddl = job.local_tables(str(ticks), metadata_path, str(sink_dir))
+        ddl = job.local_tables(str(ticks), metadata_path, str(sink_dir), api_items=api_items)
         submit(t_env, ddl, job.statements()).wait()
         written = collect_output(sink_dir, job, output_csv)
     log.info("Wrote %d rows to %s", written, output_csv)
@@ -177,8 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line interface; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("job", choices=sorted(JOBS))
-    parser.add_argument(
-        "--input", required=True, type=Path, help="ticks CSV (commodity_code,event_time,price,volume)"
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="ticks CSV (commodity_code,event_time,price,volume)")
+    source.add_argument(
+        "--items",
+        type=Path,
+        help="JSON lines of commodity-prices-raw records (API item + \"headers\"), mapped to ticks as in production",
     )
     parser.add_argument("--output", required=True, type=Path, help="output CSV (overwritten)")
     parser.add_argument(
@@ -193,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.parallelism < 1:
         parser.error("--parallelism must be >= 1")
     try:
-        run(args.job, args.input, args.output, args.metadata, args.parallelism)
+        run(
+            args.job, args.items or args.input, args.output, args.metadata, args.parallelism,
+            api_items=args.items is not None,
+        )  # fmt: skip
     except InputFileError as exc:
         log.error("%s", exc)
         return 2

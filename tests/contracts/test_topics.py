@@ -178,6 +178,8 @@ def flink_production_ddl() -> Iterator[tuple[str, str, str]]:
         script = manifest.body["spec"]["job"]["args"][manifest.body["spec"]["job"]["args"].index("-py") + 1]
         job = get_job(Path(script).stem)
         for ddl in job.production_tables(ProductionSettings.from_env(env)):
+            if ddl.lstrip().startswith("CREATE TEMPORARY VIEW"):
+                continue  # a view over a source table (raw_ticks over the API items): no connector of its own
             yield job.name, job.sink_table, ddl
 
 
@@ -389,13 +391,50 @@ CASTORM_SCHEMED_MAPPER = "com.github.castorm.kafka.connect.http.record.SchemedKv
 CASTORM_SCHEMED_FIELDS = ("key", "value", "timestamp")  # castorm v0.8.11 SchemedKvSourceRecordMapper value Struct
 
 
+INSERT_HEADER = "org.apache.kafka.connect.transforms.InsertHeader"
+#: Flink Kafka connector metadata key of the record headers (flink-connector-kafka docs, "Available Metadata").
+FLINK_HEADERS_METADATA = "headers"
+
+
 def _ddl_columns(ddl: str) -> list[str]:
+    """The physical columns of a rendered table: the JSON fields its format reads or writes.
+
+    Computed columns (`` `name` AS expr``) and metadata columns (``... METADATA``) are not in the value.
+    """
     body = ddl[: ddl.rindex(") WITH (")]
-    return re.findall(r"^\s*`([^`]+)` ", body, flags=re.MULTILINE)
+    return [
+        name
+        for name, rest in re.findall(r"^\s*`([^`]+)` (.*)$", body, flags=re.MULTILINE)
+        if not rest.startswith("AS ") and " METADATA" not in rest
+    ]
+
+
+def _reads_headers(ddl: str) -> bool:
+    body = ddl[: ddl.rindex(") WITH (")]
+    return re.search(rf"^\s*`{FLINK_HEADERS_METADATA}` MAP<STRING, BYTES> METADATA", body, re.MULTILINE) is not None
+
+
+def inserted_headers(config: dict[str, str]) -> dict[str, str]:
+    """Header name -> literal of every InsertHeader transform of a connector config."""
+    return {
+        config[f"transforms.{alias}.header"]: config[f"transforms.{alias}.value.literal"]
+        for alias in _split(config.get("transforms", ""))
+        if config[f"transforms.{alias}.type"] == INSERT_HEADER
+    }
+
+
+def producer_sources() -> dict[str, str]:
+    """producer -> the value of the ``source`` header its records carry (connectors with InsertHeader)."""
+    return {
+        f"connector:{name}": headers["source"]
+        for name, config in load_specs().items()
+        if "source" in (headers := inserted_headers(config))
+    }
 
 
 def producer_fields() -> dict[str, dict[str, set[str]]]:
-    """topic -> producer -> the top-level JSON fields of the values it writes (where the repo defines them)."""
+    """topic -> producer -> the top-level JSON fields of the values it writes (where the repo defines them),
+    plus ``header:<name>`` for each Kafka header it adds."""
     fields: dict[str, dict[str, set[str]]] = {}
     for job, sink_table, ddl in flink_production_ddl():
         table, options = ddl_options(ddl)
@@ -415,57 +454,76 @@ def producer_fields() -> dict[str, dict[str, set[str]]]:
         for alias in _split(config.get("transforms", "")):
             if config[f"transforms.{alias}.type"] == "org.apache.kafka.connect.transforms.InsertField$Value":
                 written |= {config[k] for k in config if k.startswith(f"transforms.{alias}.") and k.endswith(".field")}
+        written |= {f"header:{name}" for name in inserted_headers(config)}
         fields.setdefault(topic, {})[producer] = written
     return fields
 
 
-def consumer_fields() -> list[tuple[str, str, set[str]]]:
-    """(topic, consumer, JSON fields it reads): routine-load jsonpaths and Flink Kafka source columns."""
+#: Key of ``consumer_fields`` needs that apply to the records of every writer.
+ANY_WRITER = "*"
+
+
+def _api_item_needs(ddl: str) -> dict[str, set[str]]:
+    """Per feed (``source`` header value), what the production item -> tick mapping reads of its records."""
+    sys.path.insert(0, str(FLINK_DIR))
+    try:
+        from commodity_flink.api_items import FEEDS
+    finally:
+        sys.path.remove(str(FLINK_DIR))
+    needs = {feed.source: {*feed.item_fields, *(f"header:{h}" for h in feed.headers)} for feed in FEEDS}
+    declared = set(_ddl_columns(ddl))
+    assert declared == set().union(*(feed.item_fields for feed in FEEDS)), (
+        f"the items table declares {sorted(declared)}, the feed mappings read other fields"
+    )
+    return needs
+
+
+def consumer_fields() -> list[tuple[str, str, dict[str, set[str]]]]:
+    """(topic, consumer, needs): what a reader picks out of a topic's records, per writer.
+
+    ``needs`` maps ``ANY_WRITER`` (routine-load jsonpaths, Flink Kafka source columns) or, for the Flink
+    table over the API items, each feed's ``source`` header value to the fields (and ``header:<name>``s)
+    read from that writer's records.
+    """
     needs = []
     for path in ROUTINE_LOADS:
         sql = path.read_text(encoding="utf-8")
         (job,) = re.findall(r"CREATE ROUTINE LOAD\s+\S+?\.(\w+)", sql)
         paths = json.loads(_property(sql, "jsonpaths", path).replace('\\"', '"'))
         assert all(p.startswith("$.") and p.count(".") == 1 for p in paths), (path.name, paths)
-        needs.append((_property(sql, "kafka_topic", path), f"routine-load:{job}", {p[2:] for p in paths}))
+        needs.append((_property(sql, "kafka_topic", path), f"routine-load:{job}", {ANY_WRITER: {p[2:] for p in paths}}))
     for job, sink_table, ddl in flink_production_ddl():
         table, options = ddl_options(ddl)
         if table != sink_table and options.get("connector") in ("kafka", "upsert-kafka"):
-            needs.append((options["topic"], f"flink:{job}", set(_ddl_columns(ddl))))
+            read = _api_item_needs(ddl) if _reads_headers(ddl) else {ANY_WRITER: set(_ddl_columns(ddl))}
+            needs.append((options["topic"], f"flink:{job}", read))
     return needs
 
 
-#: Reader/topic pairs that are known not to match yet (tracked in the report of issue 12, point 3): the HTTP
-#: sources write the APIs' items (EIA/FRED/NOAA fields), not ticks or weather rows; and the enricher writes no
-#: `source` field although rl_energy_prices_rt reads $.source.
-KNOWN_FIELD_GAPS = {
-    ("commodity-prices-raw", "flink:data_enricher"): "API items, not ticks: item -> tick mapping missing",
-    ("commodity-prices-raw", "flink:price_aggregator"): "API items, not ticks: item -> tick mapping missing",
-    ("commodity-prices-raw", "flink:anomaly_detector"): "API items, not ticks: item -> tick mapping missing",
-    ("weather-events", "routine-load:rl_weather_events_rt"): "CDO items, not weather rows: mapping missing",
-    ("commodity-prices-enriched", "routine-load:rl_energy_prices_rt"): "$.source: no producer writes it (NULL)",
-}
-
-
 def _field_cases() -> list[Any]:
-    cases = []
-    for topic, consumer, needed in consumer_fields():
-        marks = []
-        if (topic, consumer) in KNOWN_FIELD_GAPS:
-            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FIELD_GAPS[topic, consumer])]
-        cases.append(pytest.param(topic, consumer, needed, marks=marks, id=f"{topic}<-{consumer}"))
-    return cases
+    return [
+        pytest.param(topic, consumer, needs, id=f"{topic}<-{consumer}") for topic, consumer, needs in consumer_fields()
+    ]
 
 
-@pytest.mark.parametrize(("topic", "consumer", "needed"), _field_cases())
-def test_readers_pick_fields_the_writers_write(topic: str, consumer: str, needed: set[str]) -> None:
+@pytest.mark.parametrize(("topic", "consumer", "needs"), _field_cases())
+def test_readers_pick_fields_the_writers_write(topic: str, consumer: str, needs: dict[str, set[str]]) -> None:
     writers = producer_fields().get(topic, {})
     declared = load_contract()["topics"][topic]["producers"]
     assert declared, topic
     if not writers:
         assert all(p.startswith("external:") for p in declared), (topic, declared)
         return  # written outside this repository: nothing here defines its fields
+    sources = producer_sources()
     for writer, written in writers.items():
+        if ANY_WRITER in needs:
+            needed = needs[ANY_WRITER]
+        else:
+            source = sources.get(writer)
+            assert source in needs, (
+                f"{consumer} maps the records of {sorted(needs)} only; {writer} writes source={source!r}"
+            )
+            needed = needs[source]
         missing = sorted(needed - written)
         assert not missing, f"{consumer} reads {missing} from {topic}; {writer} writes {sorted(written)}"
 

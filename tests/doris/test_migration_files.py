@@ -119,7 +119,27 @@ def test_routine_loads_cover_the_three_topics_with_matching_jsonpaths() -> None:
         assert props["format"] == "json"
         assert int(props["max_error_number"]) > 0 and 0 < float(props["max_filter_ratio"]) < 1
         paths = json.loads(props["jsonpaths"].replace('\\"', '"'))
-        mapped = re.search(r"COLUMNS\s*\(([^)]*)\)", definition.create_sql).group(1).split(",")
-        assert [p.removeprefix("$.") for p in paths] == [c.strip() for c in mapped], table
-        assert {c.strip() for c in mapped} <= set(columns(table)), table
+        # COLUMNS(...): the jsonpaths fill the leading plain names in order; `name = expr` computes a table
+        # column from them (Doris load-data-convert). A plain name that is no table column is a temporary one,
+        # which some expression must use. Top-level commas only (expressions have their own parentheses).
+        body = definition.create_sql.split("COLUMNS", 1)[1]
+        items, depth, current = [], 0, ""
+        for char in body[body.index("(") + 1:]:
+            depth += (char == "(") - (char == ")")
+            if depth < 0:
+                break
+            if char == "," and depth == 0:
+                items, current = [*items, current.strip()], ""
+            else:
+                current += char
+        items.append(current.strip())
+        plain = [c for c in items if "=" not in c]
+        computed = {c.split("=", 1)[0].strip(): c.split("=", 1)[1] for c in items if "=" in c}
+        assert items[: len(plain)] == plain, f"{table}: plain columns must lead the COLUMNS list"
+        assert len(paths) == len(plain), f"{table}: {len(paths)} jsonpaths for the plain columns {plain}"
+        if not computed:  # no expressions: each column is read from the JSON field of its own name
+            assert [p.removeprefix("$.") for p in paths] == plain, table
+        assert set(computed) <= set(columns(table)), table
+        for name in set(plain) - set(columns(table)):
+            assert any(re.search(rf"\b{name}\b", expr) for expr in computed.values()), f"{table}: {name} unused"
         assert definition.source_properties["kafka_broker_list"] == SchemaSettings().kafka_broker_list

@@ -6,7 +6,7 @@ Documented behaviour under test:
   negative volume, which Doris energy_prices_rt keeps for the data-quality DAG to count;
 * a metadata change applies from its ``updated_at`` on (event-time temporal join), not retroactively;
 * ticks with an unknown, empty or NULL code, or with only future metadata versions, are dropped;
-* ``ingest_time`` is the (UTC) time the enricher emitted the row.
+* ``ingest_time`` is the (UTC) time the enricher emitted the row; ``source`` is the tick's feed (NULL here).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ BRENT_RENAMED_AT = START + timedelta(minutes=2)
 WHEAT_KNOWN_FROM = START + timedelta(minutes=3)
 ENRICHED_HEADER = [
     "commodity_code", "event_time", "price", "volume",
-    "commodity_name", "category", "exchange", "currency", "unit", "ingest_time",
+    "commodity_name", "category", "exchange", "currency", "unit", "source", "ingest_time",
 ]  # fmt: skip
 METADATA_HEADER = [
     "commodity_code",
@@ -135,6 +135,7 @@ def test_enriched_rows_equal_the_expected_join(enricher_run) -> None:
     expected = expected_rows(ticks)
     assert Counter(map(_parse, rows)) == expected
     assert len(rows) == sum(expected.values()) > 100
+    assert {row["source"] for row in rows} == {""}  # a tick file names no feed (API records: test_api_item_mapping)
 
 
 def test_unknown_codes_are_dropped_and_faulty_prices_kept(enricher_run) -> None:

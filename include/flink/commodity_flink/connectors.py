@@ -2,10 +2,12 @@
 
 Two families, same columns (from :mod:`commodity_flink.schema`):
 
-* production -- Kafka (JSON) for ticks and enriched prices/alerts, upsert-Kafka for the commodity
+* production -- Kafka (JSON) for the raw API items (mapped to ticks, :mod:`commodity_flink.api_items`)
+  and enriched prices/alerts, upsert-Kafka for the commodity
   metadata, the Doris connector for bars; every sink is exactly-once (Kafka transactions, Doris
   two-phase commit), both committing on Flink checkpoints.
-* local -- the filesystem connector on header-less CSV files, used by ``run_local.py`` and the tests.
+* local -- the filesystem connector on header-less CSV files (ticks, metadata, outputs), or on a JSON-lines
+  file of raw API records through the production item mapping; used by ``run_local.py`` and the tests.
 
 Sources declare the event-time watermark, so the transformations are identical in both families.
 """
@@ -16,6 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from commodity_flink import api_items
 from commodity_flink.schema import METADATA_COLUMNS, TICK_COLUMNS, Column, column_ddl
 from commodity_flink.transforms import MAX_OUT_OF_ORDERNESS_SECONDS
 
@@ -24,6 +27,8 @@ TICK_WATERMARK = (
 )
 #: Metadata versions are valid from ``updated_at``; no lateness is tolerated on reference data.
 METADATA_WATERMARK = "WATERMARK FOR `updated_at` AS `updated_at`"
+#: The ``source`` column of ticks read from a CSV file (which names no feed).
+LOCAL_TICK_SOURCE = "`source` AS CAST(NULL AS STRING)"
 
 
 class SettingsError(ValueError):
@@ -99,16 +104,34 @@ class ProductionSettings:
 # ---------------------------------------------------------------------------------------------- production
 
 
-def kafka_ticks_source(settings: ProductionSettings, group_id: str) -> str:
-    """Raw ticks from Kafka (JSON ``{"commodity_code", "event_time", "price", "volume"}``).
+#: The table over ``commodity-prices-raw``: the API items, with the tick computed from each (api_items).
+API_ITEMS_TABLE = "raw_api_items"
 
-    ``json.ignore-parse-errors`` turns a malformed message into NULL fields, which the validity filter
-    then drops: one bad producer must not stop the platform's stream processing. Offsets live in Flink
-    checkpoints; the consumer group only matters for the very first start (earliest).
+
+def _api_items_tables(headers_column: str, options: Mapping[str, str]) -> list[str]:
+    """The items table (item fields + headers + computed tick + watermark) and the ``raw_ticks`` view."""
+    return [
+        create_table(
+            API_ITEMS_TABLE,
+            api_items.item_columns(),
+            options,
+            extra=(headers_column, *api_items.computed_columns(), TICK_WATERMARK),
+        ),
+        api_items.raw_ticks_view(API_ITEMS_TABLE),
+    ]
+
+
+def kafka_ticks_source(settings: ProductionSettings, group_id: str) -> list[str]:
+    """Raw ticks from the API items the HTTP sources write to Kafka (see :mod:`commodity_flink.api_items`).
+
+    The record headers (the feed's name, FRED's series id) come from the Kafka connector's ``headers``
+    metadata (read-only, hence VIRTUAL). ``json.ignore-parse-errors`` turns a malformed message into NULL
+    fields, which the ``raw_ticks`` view then drops (no commodity): one bad producer must not stop the
+    platform's stream processing. Offsets live in Flink checkpoints; the consumer group only matters for
+    the very first start (earliest).
     """
-    return create_table(
-        "raw_ticks",
-        TICK_COLUMNS,
+    return _api_items_tables(
+        f"`{api_items.HEADERS_COLUMN}` {api_items.HEADERS_TYPE} METADATA VIRTUAL",
         {
             "connector": "kafka",
             "topic": settings.raw_topic,
@@ -119,10 +142,8 @@ def kafka_ticks_source(settings: ProductionSettings, group_id: str) -> str:
             "properties.isolation.level": "read_committed",
             "scan.startup.mode": "group-offsets",
             "format": "json",
-            "json.timestamp-format.standard": "SQL",
             "json.ignore-parse-errors": "true",
         },
-        extra=(TICK_WATERMARK,),
     )
 
 
@@ -215,9 +236,29 @@ def csv_options(path: str) -> dict[str, str]:
     }
 
 
-def csv_ticks_source(path: str) -> str:
-    """Raw ticks from a header-less CSV file, with the same watermark as the Kafka source."""
-    return create_table("raw_ticks", TICK_COLUMNS, csv_options(path), extra=(TICK_WATERMARK,))
+def csv_ticks_source(path: str) -> list[str]:
+    """Raw ticks from a header-less CSV file, with the same watermark as the Kafka source.
+
+    A tick file names no feed, so its ticks' ``source`` is NULL.
+    """
+    return [
+        create_table(
+            "raw_ticks", TICK_COLUMNS, csv_options(path), extra=(LOCAL_TICK_SOURCE, TICK_WATERMARK)
+        )
+    ]
+
+
+def json_api_items_source(path: str) -> list[str]:
+    """Raw ticks from a JSON-lines file of ``commodity-prices-raw`` records, through the production mapping.
+
+    Each line is one record: the API item's fields plus ``"headers"``, the record's Kafka headers as a
+    JSON object of base64 strings (Flink's json format reads BYTES as base64). Only the connector
+    differs from :func:`kafka_ticks_source`: the same columns, computed tick, watermark and view.
+    """
+    return _api_items_tables(
+        f"`{api_items.HEADERS_COLUMN}` {api_items.HEADERS_TYPE}",
+        {"connector": "filesystem", "path": path, "format": "json"},
+    )
 
 
 def csv_metadata_source(path: str) -> list[str]:

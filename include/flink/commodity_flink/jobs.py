@@ -36,16 +36,23 @@ class JobDefinition:
         return f"flink-{self.name.replace('_', '-')}"
 
     def production_tables(self, settings: connectors.ProductionSettings) -> list[str]:
-        """DDL of the production sources and sink of this job."""
-        tables = [connectors.kafka_ticks_source(settings, self.group_id)]
+        """DDL of the production sources (with the ``raw_ticks`` view over the API items) and sink."""
+        tables = connectors.kafka_ticks_source(settings, self.group_id)
         if self.needs_metadata:
             tables.append(connectors.kafka_metadata_source(settings, self.group_id))
         tables.append(self.production_sink(settings))
         return tables
 
-    def local_tables(self, ticks_path: str, metadata_path: str | None, output_dir: str) -> list[str]:
-        """DDL of CSV-file sources and sink with the same logical names as in production."""
-        tables = [connectors.csv_ticks_source(ticks_path)]
+    def local_tables(
+        self, ticks_path: str, metadata_path: str | None, output_dir: str, *, api_items: bool = False
+    ) -> list[str]:
+        """DDL of file sources and sink with the same logical names as in production.
+
+        ``api_items``: ``ticks_path`` holds raw ``commodity-prices-raw`` records (JSON lines) that go through
+        the production item -> tick mapping, instead of a CSV file of ticks.
+        """
+        source = connectors.json_api_items_source if api_items else connectors.csv_ticks_source
+        tables = source(ticks_path)
         if self.needs_metadata:
             if metadata_path is None:
                 raise ValueError(f"job {self.name} needs a commodity metadata CSV file")

@@ -30,7 +30,9 @@ VWAP_TYPE = "DECIMAL(28, 10)"
 #: Event times are UTC wall-clock values; TIMESTAMP(3) is what Flink accepts as a rowtime attribute.
 EVENT_TIME_TYPE = "TIMESTAMP(3)"
 
-#: Raw ticks, as produced to Kafka and as read by the local runner (CSV header in this order).
+#: Raw ticks as the local runner reads them (CSV header in this order). The logical table ``raw_ticks``
+#: has one more column, ``source`` (the feed's name): in production all five are computed from the API
+#: items on Kafka (:mod:`commodity_flink.api_items`).
 TICK_COLUMNS: tuple[Column, ...] = (
     Column("commodity_code", "STRING"),
     Column("event_time", EVENT_TIME_TYPE),
@@ -61,6 +63,9 @@ ENRICHED_COLUMNS: tuple[Column, ...] = (
     Column("exchange", "STRING"),
     Column("currency", "STRING"),
     Column("unit", "STRING"),
+    # Feed the tick came from (EIA, FRED: the records' "source" header, upper-cased; NULL for a tick
+    # file); Doris energy_prices_rt.source.
+    Column("source", "STRING"),
     # Processing time at which the enricher emitted the tick (UTC); Doris energy_prices_rt.ingest_time.
     Column("ingest_time", "TIMESTAMP(3)"),
 )

@@ -88,7 +88,7 @@ DATA_ENRICHER_INSERT = """
 INSERT INTO data_enricher_sink
 SELECT
   t.commodity_code, t.event_time, t.price, t.volume,
-  m.commodity_name, m.category, m.`exchange`, m.currency, m.unit,
+  m.commodity_name, m.category, m.`exchange`, m.currency, m.unit, t.source,
   CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) AS ingest_time
 FROM raw_ticks AS t
 JOIN commodity_metadata_versioned FOR SYSTEM_TIME AS OF t.event_time AS m
