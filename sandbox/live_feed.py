@@ -43,22 +43,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from commodity_platform.errors import ConfigError, PermanentError
-from commodity_platform.ohlc.definition import apply_commodity_filter, commodity_filter_sql
+from commodity_platform.ohlc.definition import COMMODITY_FILTER_MARKER, apply_commodity_filter, commodity_filter_sql
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.sql_files import load_sql
 from sandbox.services import DORIS_DATABASE, SANDBOX_HOME, Sandbox
 from sandbox.ticks import COMMODITIES, Faults, Ticks, generate_ticks, load_ticks
 
 log = logging.getLogger(__name__)
 
 LIVE_FEED_SQL_DIR = SQL_DIR / "live_feed"
-COMMODITY_FILTER_MARKER = "-- @commodity_filter"
 
 #: Minutes of history written on start: the data-quality window (60 closed minutes ending 120 s before
 #: as_of) plus the slack between the feed's start and the first scheduled run's data-interval end.
@@ -92,22 +91,11 @@ FAULT_KINDS = ("stale-feed", "corrupt-bar", "invalid-ticks")
 _EPOCH = datetime(1970, 1, 1)
 
 
-@cache
-def _sql_text(name: str) -> str:
-    path = LIVE_FEED_SQL_DIR / name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read live-feed SQL {path}: {err}") from err
-    return "\n".join(line for line in text.splitlines()
-                     if line.strip() and (not line.lstrip().startswith("--")
-                                          or line.strip().startswith(COMMODITY_FILTER_MARKER)))
-
-
 def live_feed_sql(name: str, codes: Sequence[str] | None = None) -> tuple[str, dict[str, str]]:
     """``include/sql/live_feed/<name>`` with its commodity filter resolved, and the filter's parameters."""
     _, params = commodity_filter_sql(codes)
-    return apply_commodity_filter(_sql_text(name), codes), params
+    sql = load_sql(LIVE_FEED_SQL_DIR / name, keep_markers=[COMMODITY_FILTER_MARKER])
+    return apply_commodity_filter(sql, codes), params
 
 
 def control_dir(sandbox_root: Path) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 
 from commodity_platform.errors import ConfigError
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.sql_files import load_sql
 
 QUALITY_SQL_DIR = SQL_DIR / "quality"
 
@@ -34,14 +35,7 @@ _TEXT_BIND_RE = re.compile(r"(?<![:\w\\]):(?=\w)")
 
 @cache
 def _template(name: str) -> Template:
-    path = QUALITY_SQL_DIR / name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read check SQL {path}: {err}") from err
-    # Comments are documentation for readers of the file; they only lengthen logs and GX reports.
-    body = "\n".join(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
-    return Template(body)
+    return Template(load_sql(QUALITY_SQL_DIR / name))
 
 
 def render(name: str, **values: Any) -> str:
