@@ -136,13 +136,14 @@ def test_unreachable_pushgateway_fails_publish_after_retries_with_results_saved(
     import json
 
     from commodity_platform.errors import TemporaryError
-    from commodity_platform.quality.tasks import build_settings, publish, run_check
+    from commodity_platform.quality.settings import settings_from_params
+    from commodity_platform.quality.tasks import publish, run_checks
     from sandbox.services import free_port
 
-    settings = build_settings({"as_of": "2026-03-01T12:00:30Z", "freshness_tables": {"energy_prices_rt": 300},
-                               "instance": "pytest-down"},
-                              run_id=f"pytest-down-{time.time_ns()}", default_as_of=AS_OF)
-    run_check("freshness", settings)
+    settings = settings_from_params({"as_of": "2026-03-01T12:00:30Z", "freshness_tables": {"energy_prices_rt": 300},
+                                     "instance": "pytest-down"},
+                                    run_id=f"pytest-down-{time.time_ns()}", default_as_of=AS_OF)
+    run_checks(settings, checks=("freshness",))
     # a port nobody listens on: connection refused, a transient error
     monkeypatch.setenv("AIRFLOW_CONN_PUSHGATEWAY_DEFAULT",
                        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": free_port(), "schema": "http"}))

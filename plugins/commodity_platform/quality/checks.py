@@ -58,7 +58,7 @@ def freshness_check(settings: DQSettings, gx: GxWarehouse, *, is_doris: bool) ->
     samples: list[MetricSample] = []
     failed: list[str] = []
     expectations: list[dict[str, Any]] = []
-    lookback_start = settings.as_of - timedelta(seconds=settings.freshness_lookback_s)
+    lookback_start = settings.as_of - timedelta(seconds=settings.freshness_lookback_seconds)
     for table, max_lag in settings.freshness_tables.items():
         spec = TABLE_SPECS[table]
         group_union = ""
@@ -68,7 +68,7 @@ def freshness_check(settings: DQSettings, gx: GxWarehouse, *, is_doris: bool) ->
                                       as_of=settings.as_of)
         query = qsql.render(
             "freshness.sql", time_column=spec.time_column, as_of=settings.as_of, lookback_start=lookback_start,
-            lookback_seconds=settings.freshness_lookback_s, max_lag_seconds=qsql.number(max_lag),
+            lookback_seconds=settings.freshness_lookback_seconds, max_lag_seconds=qsql.number(max_lag),
             group_union=group_union,
         )
         outcome = gx.expect(name=f"freshness:{table}", table=table, query=query,
@@ -93,7 +93,7 @@ def freshness_check(settings: DQSettings, gx: GxWarehouse, *, is_doris: bool) ->
                                             _f(row["samples"])))
                 if not latency.success:
                     failed.append(f"{table} ingest latency p95 {_f(row['p95_seconds']):.3f} s > "
-                                  f"{settings.latency_p95_max_s:g} s")
+                                  f"{settings.latency_p95_max_seconds:g} s")
             else:
                 log.info("ingest latency of %s: not applicable (no %s filled in the window)",
                          table, spec.latency_column)
@@ -111,7 +111,7 @@ def _latency_check(settings: DQSettings, gx: GxWarehouse, *, table: str, is_dori
         latency_seconds_expr=_latency_expr(is_doris=is_doris, time_column=spec.time_column,
                                            latency_column=spec.latency_column),
         window_start=settings.window_start, window_end=settings.window_end,
-        max_p95_seconds=qsql.number(settings.latency_p95_max_s),
+        max_p95_seconds=qsql.number(settings.latency_p95_max_seconds),
     )
     return gx.expect(name=f"ingest_latency_p95:{table}", table=table, query=query,
                      description=f"p95 of {spec.latency_column} - {spec.time_column} within the processing target")

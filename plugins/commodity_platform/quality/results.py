@@ -55,9 +55,11 @@ class CheckResult:
         return self.status == PASS
 
     def as_dict(self) -> dict[str, Any]:
-        """The compact form returned as XCom (no example rows: they can be large and live in dq_results)."""
+        """The XCom form: status, summary, the metric samples and the example problem bars (already capped at
+        the ``examples`` Param by the check's SQL). The full details stay in dq_results."""
+        examples = (self.details.get("comparison") or {}).get("examples") or []
         return {"check": self.check, "status": self.status, "success": self.success, "summary": self.summary,
-                "samples": len(self.samples)}
+                "samples": [s.as_dict() for s in self.samples], "examples": to_jsonable(examples)}
 
 
 def to_jsonable(value: Any) -> Any:

@@ -10,22 +10,25 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from commodity_platform.connections import DORIS_CONN_ID, KAFKA_CONNECT_CONN_ID, PUSHGATEWAY_CONN_ID
 from commodity_platform.errors import ConfigError
-from commodity_platform.validation import cap_list, preview, require_finite_params
+from commodity_platform.params import defaults, resolve_params
+from commodity_platform.quality.params import DEFAULT_FRESHNESS_TABLES, DEFAULT_INSTANCE, DQ_PARAMS, INSTANCE_PATTERN
+from commodity_platform.validation import preview, require_finite_params
+from commodity_platform.window import normalize_commodity_codes, parse_utc, to_naive_utc
 
 CHECKS: tuple[str, ...] = ("freshness", "error_rate", "ohlc_correctness")
 PUSH_JOB = "streaming_data_quality"
-DEFAULT_INSTANCE = "commodity-platform"
+#: Every Param's default, by name: the settings below take theirs from here, never restated.
+_DEFAULTS = defaults(DQ_PARAMS)
 
-_CODE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
-#: The Pushgateway grouping-key value (``instance``); also the DAG Param's pattern (full match there too).
-INSTANCE_PATTERN = r"[A-Za-z0-9_.:\-]{1,128}"
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 
 #: The one directory every data-quality report goes under (the ``report_dir`` Param picks a folder inside
@@ -82,19 +85,6 @@ TABLE_SPECS: dict[str, TableSpec] = {
     "weather_events_rt": TableSpec("weather_events_rt", "event_time", None, "ingest_time"),
 }
 
-#: Default freshness threshold per table, in seconds. Ticks must be minutes old at most; a bar's
-#: bar_start is the *start* of its minute, so bars are one minute older than the ticks they cover;
-#: signals follow bars; NOAA observations are hourly; market alerts only exist when prices jump more
-#: than 5 % in a minute, so a quiet day without one is normal.
-DEFAULT_FRESHNESS_TABLES: dict[str, float] = {
-    "energy_prices_rt": 300.0,
-    "price_1min_agg": 360.0,
-    "trading_signals": 900.0,
-    "weather_events_rt": 7200.0,
-    "market_alerts": 86400.0,
-}
-
-
 @dataclass(frozen=True)
 class DQSettings:
     """One run's validated inputs. Datetimes are naive UTC, like the warehouse's DATETIME columns."""
@@ -104,19 +94,19 @@ class DQSettings:
     window_start: datetime
     window_end: datetime
     freshness_tables: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FRESHNESS_TABLES))
-    freshness_lookback_s: int = 86400
-    latency_p95_max_s: float | None = 1.0
-    invalid_tick_rate_max: float = 0.01
-    routine_load_error_rate_max: float = 0.01
-    ohlc_tolerance: float = 1e-6
-    ohlc_max_mismatched_bars: int = 0
+    freshness_lookback_seconds: int = _DEFAULTS["freshness_lookback_seconds"]
+    latency_p95_max_seconds: float | None = _DEFAULTS["latency_p95_max_seconds"]
+    invalid_tick_rate_max: float = _DEFAULTS["invalid_tick_rate_max"]
+    routine_load_error_rate_max: float = _DEFAULTS["routine_load_error_rate_max"]
+    ohlc_tolerance: float = _DEFAULTS["ohlc_tolerance"]
+    ohlc_max_mismatched_bars: int = _DEFAULTS["ohlc_max_mismatched_bars"]
     commodity_codes: tuple[str, ...] = ()
-    examples: int = 10
-    instance: str = DEFAULT_INSTANCE
+    examples: int = _DEFAULTS["examples"]
+    instance: str = _DEFAULTS["instance"]
     report_dir: Path = field(default_factory=report_base_dir)
-    doris_conn_id: str = "doris_default"
-    pushgateway_conn_id: str = "pushgateway_default"
-    kafka_connect_conn_id: str = "kafka_connect_default"
+    doris_conn_id: str = DORIS_CONN_ID
+    pushgateway_conn_id: str = PUSHGATEWAY_CONN_ID
+    kafka_connect_conn_id: str = KAFKA_CONNECT_CONN_ID
 
     @property
     def report_path(self) -> Path:
@@ -128,39 +118,33 @@ class DQSettings:
         return f"[{self.window_start:%Y-%m-%d %H:%M:%S}, {self.window_end:%Y-%m-%d %H:%M:%S})"
 
 
-def to_naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+def parse_instant(value: Any, *, name: str, any_offset: bool = False) -> datetime | None:
+    """An ISO-8601 string (or datetime) as naive UTC; ``None``/"" stays ``None``. Naive input is UTC.
 
-
-def parse_instant(value: Any, *, name: str) -> datetime | None:
-    """An ISO-8601 string (or datetime) as naive UTC; ``None``/"" stays ``None``. Naive input is UTC."""
+    The shared parser (:func:`commodity_platform.window.parse_utc`): window bounds must be UTC, like the
+    backfill's; ``any_offset`` converts other offsets (for ``as_of``, an instant rather than a bound).
+    """
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return to_naive_utc(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{name}: expected an ISO-8601 timestamp string, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as err:
-        raise ConfigError(f"{name}: {preview(value)} is not an ISO-8601 timestamp (e.g. 2026-03-01T12:00:00Z)") from err
-    try:
-        return to_naive_utc(parsed)
-    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past datetime.max in UTC
-        raise ConfigError(f"{name}: {value!r} is out of the supported date range once converted to UTC") from None
+    return to_naive_utc(parse_utc(value, field_name=name, any_offset=any_offset))
 
 
 def floor_minute(value: datetime) -> datetime:
     return value.replace(second=0, microsecond=0)
 
 
-def _number(params: Mapping[str, Any], name: str, default: float, *, minimum: float = 0.0,
-            maximum: float | None = None, allow_none: bool = False) -> float | None:
-    value = params.get(name, default)
+def _number(params: Mapping[str, Any], name: str, *, allow_none: bool = False) -> float | None:
+    """``params[name]`` as a finite number within its Param's schema bounds; ``None`` is the table's default
+    unless allowed. The bounds are read from :data:`~.params.DQ_PARAMS`, not restated."""
+    schema = DQ_PARAMS[name].schema
+    minimum = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+    # finite_number_schema bounds the range by the largest float: no bound worth stating.
+    maximum = schema.get("maximum") if schema.get("maximum") != sys.float_info.max else None
+    value = params[name]
     if value is None and allow_none:
         return None
     if value is None:
-        value = default
+        value = _DEFAULTS[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
@@ -195,32 +179,37 @@ def _freshness_tables(value: Any) -> dict[str, float]:
     return tables
 
 
-def settings_from_params(params: Mapping[str, Any], *, run_id: str, default_as_of: datetime,
+def settings_from_params(params: Mapping[str, Any] | None, *, run_id: str, default_as_of: datetime,
                          report_dir: Path | None = None) -> DQSettings:
-    """Validate the DAG's Params (or a test's dict) into :class:`DQSettings`.
+    """Validate a run's Params (``context["params"]`` or a conf dict) into :class:`DQSettings`.
 
-    ``as_of`` defaults to ``default_as_of`` (the run's data-interval end, so a retried task evaluates
-    the same instant). The window defaults to the ``window_minutes`` whole minutes that closed at least
-    ``settle_seconds`` before ``as_of``: a minute's bar is only final once the aggregator's allowed
-    lateness has passed, and checking it earlier would report bars that are merely not written yet.
+    Missing Params take the table's defaults (:data:`~.params.DQ_PARAMS`); a name the table does not
+    define is refused by name. ``as_of`` defaults to ``default_as_of`` (the run's data-interval end, so a
+    retried task evaluates the same instant). The window defaults to the ``window_seconds`` (whole minutes)
+    that closed at least ``settle_seconds`` before ``as_of``: a minute's bar is only final once the
+    aggregator's allowed lateness has passed, and checking it earlier would report bars that are merely
+    not written yet.
     """
-    require_finite_params(params)
-    as_of = parse_instant(params.get("as_of"), name="as_of") or to_naive_utc(default_as_of)
-    start = parse_instant(params.get("start"), name="start")
-    end = parse_instant(params.get("end"), name="end")
-    window_minutes = int(_number(params, "window_minutes", 60, minimum=1, maximum=7 * 24 * 60) or 60)
-    settle = _number(params, "settle_seconds", 120, minimum=0, maximum=3600) or 0.0
+    require_finite_params(params or {})
+    params = resolve_params(DQ_PARAMS, params)
+    as_of = parse_instant(params["as_of"], name="as_of", any_offset=True) or to_naive_utc(default_as_of)
+    start = parse_instant(params["start"], name="start")
+    end = parse_instant(params["end"], name="end")
+    window_seconds = int(_number(params, "window_seconds") or 0)
+    if window_seconds % 60:
+        raise ConfigError(f"window_seconds: {window_seconds} is not a whole number of minutes")
+    settle = _number(params, "settle_seconds") or 0.0
     # Window arithmetic at the edge of the calendar (year 1 or 9999) overflows: a Param error, not a retry.
     try:
         if end is None:
             end = floor_minute(as_of - timedelta(seconds=settle))
     except OverflowError:
-        raise ConfigError(f"as_of: {params.get('as_of')!r} is too close to the start of the calendar") from None
+        raise ConfigError(f"as_of: {params['as_of']!r} is too close to the start of the calendar") from None
     try:
         if start is None:
-            start = end - timedelta(minutes=window_minutes)
+            start = end - timedelta(seconds=window_seconds)
     except OverflowError:
-        raise ConfigError(f"end: {end.isoformat()} minus window_minutes={window_minutes} is before year 1") from None
+        raise ConfigError(f"end: {end.isoformat()} minus window_seconds={window_seconds} is before year 1") from None
     for name, bound in (("as_of", as_of), ("start", start), ("end", end)):
         if bound.year > 9998:  # the checks look up to a day past their bounds (freshness lookback, settle)
             raise ConfigError(f"{name}: {bound.isoformat()} is beyond the supported range (before year 9999)")
@@ -230,43 +219,29 @@ def settings_from_params(params: Mapping[str, Any], *, run_id: str, default_as_o
     if start >= end:
         raise ConfigError(f"start/end: window [{start.isoformat()}, {end.isoformat()}) is empty")
 
-    codes = params.get("commodity_codes") or ()
-    if isinstance(codes, str):
-        codes = [c.strip() for c in codes.split(",") if c.strip()]
-    bad = [c for c in codes if not isinstance(c, str) or not _CODE_RE.fullmatch(c)]
-    if bad:
-        raise ConfigError(
-            f"commodity_codes: invalid codes {cap_list(bad)} (letters, digits, _ . - up to 32)"
-        )
+    # The one code rule of both DAGs (upper-cased, then validated): see commodity_platform.window.
+    codes = normalize_commodity_codes(params["commodity_codes"])
 
-    instance = str(params.get("instance") or DEFAULT_INSTANCE)
+    instance = str(params["instance"] or DEFAULT_INSTANCE)
     if not _INSTANCE_RE.fullmatch(instance):
         raise ConfigError(f"instance: {preview(instance)} is not a valid Pushgateway grouping value")
 
-    examples = int(_number(params, "examples", 10, minimum=0, maximum=1000) or 0)
     base = report_base_dir()
-    directory = params.get("report_dir") or report_dir
-    kwargs: dict[str, Any] = {"report_dir": base}
-    if directory:
-        kwargs["report_dir"] = contained_path(base, Path(str(directory)), field_name="report_dir")
-    for conn_param in ("doris_conn_id", "pushgateway_conn_id", "kafka_connect_conn_id"):
-        if params.get(conn_param):
-            kwargs[conn_param] = str(params[conn_param])
-
+    directory = params["report_dir"] or report_dir
     return DQSettings(
         run_id=run_id,
         as_of=as_of,
         window_start=start,
         window_end=end,
-        freshness_tables=_freshness_tables(params.get("freshness_tables")),
-        freshness_lookback_s=int(_number(params, "freshness_lookback_minutes", 1440, minimum=1) or 1440) * 60,
-        latency_p95_max_s=_number(params, "latency_p95_max_seconds", 1.0, minimum=0, allow_none=True),
-        invalid_tick_rate_max=_number(params, "invalid_tick_rate_max", 0.01, minimum=0, maximum=1) or 0.0,
-        routine_load_error_rate_max=_number(params, "routine_load_error_rate_max", 0.01, minimum=0, maximum=1) or 0.0,
-        ohlc_tolerance=_number(params, "ohlc_tolerance", 1e-6, minimum=0, maximum=1) or 0.0,
-        ohlc_max_mismatched_bars=int(_number(params, "ohlc_max_mismatched_bars", 0, minimum=0) or 0),
+        freshness_tables=_freshness_tables(params["freshness_tables"]),
+        freshness_lookback_seconds=int(_number(params, "freshness_lookback_seconds") or 0),
+        latency_p95_max_seconds=_number(params, "latency_p95_max_seconds", allow_none=True),
+        invalid_tick_rate_max=_number(params, "invalid_tick_rate_max") or 0.0,
+        routine_load_error_rate_max=_number(params, "routine_load_error_rate_max") or 0.0,
+        ohlc_tolerance=_number(params, "ohlc_tolerance") or 0.0,
+        ohlc_max_mismatched_bars=int(_number(params, "ohlc_max_mismatched_bars") or 0),
         commodity_codes=tuple(codes),
-        examples=examples,
+        examples=int(_number(params, "examples") or 0),
         instance=instance,
-        **kwargs,
+        report_dir=contained_path(base, Path(str(directory)), field_name="report_dir") if directory else base,
     )

@@ -1,21 +1,27 @@
 """Task bodies of ``streaming_data_quality`` (the DAG file only wires them).
 
-Failure semantics, which the DAG's shape depends on:
+Why one task evaluates every check: each Airflow task is its own process, and ``import
+great_expectations`` costs seconds of CPU (measured by ``benchmarks/bench_dq_scheduled.py``); three check
+tasks paid it three times per run. Now:
 
-* A check task computes its result, **saves it to dq_results, then** raises if the check failed: a
-  failed task pushes no XCom, so the table is how the publish task learns about failures. Data that
-  breaks a threshold raises ``AirflowFailException`` (retrying cannot change the data of a past window);
-  a check that cannot run records an ``error`` row and raises too - TemporaryError (warehouse down)
-  keeps Airflow's retries, anything else fails at once.
-* The publish task runs whatever happened upstream (``all_done``), reads this run's rows, writes the
-  HTML report, and pushes every check's metrics; a check with no row is pushed as failing.
+* :func:`run_checks_task` imports GX once, evaluates every check in one ephemeral GX context (each check
+  in its own ``try``: one check that cannot run does not stop the others), **saves each result to
+  dq_results** and returns them as XCom. It fails only when retrying can help (a TemporaryError: the
+  warehouse is unreachable), after saving the other checks' rows; Airflow then retries the whole task.
+* :func:`check_result_task` - one cheap task per check (task ids ``freshness``, ``error_rate``,
+  ``ohlc_correctness``, as before, so the grid, alerts and links keep their names): logs its check's
+  summary, metric samples and example problem rows and **fails when the check did not pass**. It reads
+  the XCom; when the GX task left none (it failed), the check's row in dq_results, and a check with no
+  row fails as ``missing``. No GX, no warehouse connection in the common path.
+* :func:`publish` runs whatever happened upstream (``all_done``), reads this run's rows, writes the HTML
+  report, and pushes every check's metrics; a check with no row is pushed as failing.
+* :func:`verdict` fails the run when a check did not pass or the push failed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from commodity_platform.errors import PermanentError, TemporaryError
@@ -25,8 +31,13 @@ from commodity_platform.quality.settings import CHECKS, DQSettings, settings_fro
 log = logging.getLogger(__name__)
 
 
-def build_settings(params: Mapping[str, Any], *, run_id: str, default_as_of: datetime) -> DQSettings:
-    return settings_from_params(params, run_id=run_id, default_as_of=default_as_of)
+def run_settings() -> DQSettings:
+    """This run's validated settings; ``as_of`` defaults to the data-interval end so retries agree."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    default_as_of = context.get("data_interval_end") or context["dag_run"].run_after
+    return settings_from_params(context["params"], run_id=context["run_id"], default_as_of=default_as_of)
 
 
 def _connect_factory(conn_id: str) -> Callable[[], Any] | None:
@@ -43,25 +54,102 @@ def _connect_factory(conn_id: str) -> Callable[[], Any] | None:
     return lambda: KafkaConnectHook(kafka_connect_conn_id=conn_id, retries=3, backoff_seconds=1.0)
 
 
-def evaluate(check: str, settings: DQSettings, *, hook: Any | None = None,
+def evaluate(check: str, settings: DQSettings, gx: Any, *, hook: Any,
              connect_factory: Callable[[], Any] | str | None = "auto") -> CheckResult:
-    """Run one check against the warehouse of ``settings.doris_conn_id`` and return its result."""
-    from commodity_platform.doris.hook import DorisHook
+    """Run one check on an open :class:`~.gx.GxWarehouse` of ``hook``'s warehouse and return its result."""
     from commodity_platform.quality import checks
-    from commodity_platform.quality.gx import GxWarehouse
 
     if check not in CHECKS:
         raise PermanentError(f"unknown check {check!r}; known: {CHECKS}")
-    hook = hook or DorisHook(doris_conn_id=settings.doris_conn_id)
     is_doris = hook.is_doris()
-    with GxWarehouse(hook.get_uri()) as gx:
-        if check == "freshness":
-            return checks.freshness_check(settings, gx, is_doris=is_doris)
-        if check == "error_rate":
-            factory = _connect_factory(settings.kafka_connect_conn_id) if connect_factory == "auto" else connect_factory
-            return checks.error_rate_check(settings, gx, doris_hook=hook, is_doris=is_doris,
-                                           connect_hook_factory=factory)  # type: ignore[arg-type]
-        return checks.ohlc_check(settings, gx)
+    if check == "freshness":
+        return checks.freshness_check(settings, gx, is_doris=is_doris)
+    if check == "error_rate":
+        factory = _connect_factory(settings.kafka_connect_conn_id) if connect_factory == "auto" else connect_factory
+        return checks.error_rate_check(settings, gx, doris_hook=hook, is_doris=is_doris,
+                                       connect_hook_factory=factory)  # type: ignore[arg-type]
+    return checks.ohlc_check(settings, gx)
+
+
+def run_checks(settings: DQSettings, *, checks: Sequence[str] = CHECKS,
+               connect_factory: Callable[[], Any] | str | None = "auto") -> dict[str, dict[str, Any]]:
+    """Evaluate ``checks`` in one GX context, save each result (pass, fail or error), return them by check.
+
+    A check that cannot be evaluated is recorded as ``error``; the others still run. A TemporaryError
+    (warehouse unreachable) is raised after every check was tried, so Airflow retries the task.
+    """
+    from commodity_platform.doris.hook import DorisHook
+    from commodity_platform.quality import checks as check_module
+    from commodity_platform.quality.gx import GxWarehouse
+    from commodity_platform.quality.results import save_result
+
+    unknown = [c for c in checks if c not in CHECKS]
+    if unknown:
+        raise PermanentError(f"unknown check(s) {unknown}; known: {CHECKS}")
+    hook = DorisHook(doris_conn_id=settings.doris_conn_id)
+    results: dict[str, CheckResult] = {}
+    temporary: TemporaryError | None = None
+    try:
+        with GxWarehouse(hook.get_uri()) as gx:
+            for check in checks:
+                try:
+                    results[check] = evaluate(check, settings, gx, hook=hook, connect_factory=connect_factory)
+                except Exception as err:
+                    log.exception("check %s could not be evaluated", check)
+                    results[check] = check_module.error_result(check, settings, err)
+                    if isinstance(err, TemporaryError):
+                        temporary = temporary or err
+    except Exception as err:  # the GX context itself could not be built: every check is an error
+        log.exception("the GX context could not be built")
+        results = {check: check_module.error_result(check, settings, err) for check in checks}
+        temporary = err if isinstance(err, TemporaryError) else temporary
+    for check, result in results.items():
+        try:
+            save_result(hook, run_id=settings.run_id, result=result, report_path=str(settings.report_path),
+                        is_doris=hook.is_doris())
+        except Exception:
+            if result.status != "error":
+                raise  # a result that cannot be saved is not published: let Airflow retry / fail the task
+            # The warehouse may be why the check errored; publish reports the check as missing.
+            log.exception("could not save the error result of %s to dq_results", check)
+        _log_result(result, settings)
+    if temporary is not None:
+        raise temporary  # Airflow retries; the error rows are replaced by the retry's results
+    return {check: result.as_dict() for check, result in results.items()}
+
+
+def run_checks_task() -> dict[str, dict[str, Any]]:
+    """The ``run_checks`` task: every check of this run, GX imported once."""
+    from commodity_platform.task_errors import permanent_errors_fail_fast
+
+    with permanent_errors_fail_fast():
+        return run_checks(run_settings())
+
+
+def check_result_task(check: str, results: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The per-check task: log ``check``'s result and fail unless it passed (see the module docstring)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    result = (results or {}).get(check)
+    if result is None:  # the GX task failed before returning: what did it record?
+        from commodity_platform.doris.hook import DorisHook
+        from commodity_platform.quality.results import load_results
+
+        settings = run_settings()
+        rows = load_results(DorisHook(doris_conn_id=settings.doris_conn_id), run_id=settings.run_id)
+        found = {r.check: r for r in rows}.get(check)
+        if found is None:
+            raise AirflowFailException(f"data-quality check {check}: no result recorded for this run "
+                                       "(see the run_checks task log); pushed as missing")
+        result = found.as_dict()
+    log.info("check %s: %s - %s", check, str(result["status"]).upper(), result["summary"])
+    for sample in result.get("samples") or []:
+        log.info("  %s%s = %s", sample["name"], sample["labels"] or "", sample["value"])
+    for example in result.get("examples") or []:
+        log.info("  problem bar: %s", example)
+    if result["status"] != "pass":
+        raise AirflowFailException(f"data-quality check {check} {result['status']}: {result['summary']}")
+    return dict(result)
 
 
 def _log_result(result: CheckResult, settings: DQSettings) -> None:
@@ -72,42 +160,6 @@ def _log_result(result: CheckResult, settings: DQSettings) -> None:
     for example in (comparison.get("examples") or [])[: settings.examples]:
         log.info("  problem bar: %s", example)
     log.info("report (written by the publish task): %s", settings.report_path)
-
-
-def run_check(check: str, settings: DQSettings, *, connect_factory: Callable[[], Any] | str | None = "auto"
-              ) -> dict[str, Any]:
-    """Evaluate, save, log; raise when the check did not pass (after saving). Returns the XCom summary."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from commodity_platform.doris.hook import DorisHook
-    from commodity_platform.quality import checks
-    from commodity_platform.quality.results import save_result
-
-    hook = DorisHook(doris_conn_id=settings.doris_conn_id)
-    try:
-        result = evaluate(check, settings, hook=hook, connect_factory=connect_factory)
-    except Exception as err:
-        result = checks.error_result(check, settings, err)
-        _save_best_effort(hook, settings, result)
-        if isinstance(err, TemporaryError):
-            raise  # Airflow retries; the error row is replaced by the retry's result
-        raise AirflowFailException(f"{check} could not be evaluated: {err}") from err
-    save_result(hook, run_id=settings.run_id, result=result, report_path=str(settings.report_path),
-                is_doris=hook.is_doris())
-    _log_result(result, settings)
-    if not result.success:
-        raise AirflowFailException(f"data-quality check {check} failed: {result.summary}")
-    return result.as_dict()
-
-
-def _save_best_effort(hook: Any, settings: DQSettings, result: CheckResult) -> None:
-    from commodity_platform.quality.results import save_result
-
-    try:
-        save_result(hook, run_id=settings.run_id, result=result, report_path=str(settings.report_path),
-                    is_doris=hook.is_doris())
-    except Exception:  # the warehouse may be the reason we are here; publish reports the check as missing
-        log.exception("could not save the error result of %s to dq_results", result.check)
 
 
 def publish(settings: DQSettings, *, push_attempts: int = 4, push_backoff_s: float = 2.0) -> dict[str, Any]:
@@ -131,6 +183,14 @@ def publish(settings: DQSettings, *, push_attempts: int = 4, push_backoff_s: flo
         "checks": {r.check: r.status for r in results} | dict.fromkeys(missing, "missing"),
         "samples": len(samples),
     }
+
+
+def publish_task() -> dict[str, Any]:
+    """The ``publish`` task (trigger rule ``all_done``)."""
+    from commodity_platform.task_errors import permanent_errors_fail_fast
+
+    with permanent_errors_fail_fast():
+        return publish(run_settings())
 
 
 def verdict(published: Mapping[str, Any] | None) -> None:
