@@ -175,7 +175,7 @@ def test_the_scheduler_runs_data_quality_on_its_schedule_green_on_the_live_feed(
             live_airflow.set_paused("streaming_data_quality", True)
     assert run["run_type"] == "scheduled"
     states = task_states(live_airflow, "streaming_data_quality", run["dag_run_id"])
-    assert set(states) == {"freshness", "error_rate", "ohlc_correctness", "publish", "verdict"}
+    assert set(states) == {"run_checks", "freshness", "error_rate", "ohlc_correctness", "publish", "verdict"}
     rows = e2e_query("SELECT check_name, success, summary FROM dq_results WHERE run_id = %s", [run["dag_run_id"]])
     results = {name: success for name, success, _ in rows}
     assert results == {"freshness": 1, "error_rate": 1, "ohlc_correctness": 1}, (rows, states)
