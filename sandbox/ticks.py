@@ -25,14 +25,16 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from commodity_platform.connections import DORIS_CONN_ID
 from commodity_platform.errors import ConfigError
+from commodity_platform.window import normalize_commodity_codes, parse_utc, to_naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +151,7 @@ class Ticks:
 
 
 def _to_epoch_ms(value: datetime) -> int:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    value = to_naive_utc(value)
     return int((value - _EPOCH) / timedelta(milliseconds=1))
 
 
@@ -361,7 +362,7 @@ def load_ticks(conn: Any, ticks: Ticks, *, method: str = "infile", table: str = 
     return time.monotonic() - started
 
 
-def connect_for_load(conn_id: str = "doris_default") -> Any:
+def connect_for_load(conn_id: str = DORIS_CONN_ID) -> Any:
     """A MySQLdb connection of an Airflow connection with ``local_infile`` enabled (for LOAD DATA)."""
     import MySQLdb
 
@@ -382,7 +383,7 @@ def generate_and_load(
     faults: Faults | None = None,
     seed: int = 42,
     conn: Any = None,
-    conn_id: str = "doris_default",
+    conn_id: str = DORIS_CONN_ID,
     method: str = "infile",
 ) -> dict[str, Any]:
     """Generate ticks for ``[start, end)`` and append them to ``energy_prices_rt`` (for the demo).
@@ -409,12 +410,12 @@ def generate_and_load(
     }
 
 
-def _parse_utc(value: str) -> datetime:
+def _window_bound(value: str) -> datetime:
+    """An argparse type: a window bound by the shared rule (ISO-8601, UTC; no zone means UTC)."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 datetime: {value!r}") from err
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parse_utc(value, field_name="window bound")
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -423,8 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Generate realistic synthetic commodity ticks and load them into energy_prices_rt "
                     "(the Airflow connection --conn-id, e.g. AIRFLOW_CONN_DORIS_DEFAULT) or write a TSV.",
     )
-    parser.add_argument("--start", type=_parse_utc, required=True, help="window start, ISO-8601 (UTC if no zone)")
-    parser.add_argument("--end", type=_parse_utc, required=True, help="window end (exclusive), ISO-8601")
+    parser.add_argument("--start", type=_window_bound, required=True, help="window start, ISO-8601 UTC")
+    parser.add_argument("--end", type=_window_bound, required=True, help="window end (exclusive), ISO-8601")
     parser.add_argument("--ticks", type=int, default=100_000, help="number of ticks (default 100000)")
     parser.add_argument("--commodities", default="8",
                         help=f"how many commodities (1-{len(COMMODITIES)}) or a comma-separated list of codes "
@@ -432,14 +433,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--faults", choices=["none", "realistic"], default="none",
                         help="inject invalid/duplicate-time/late ticks and a stale feed (realistic)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--conn-id", default="doris_default", help="Airflow connection to load into")
+    parser.add_argument("--conn-id", default=DORIS_CONN_ID, help="Airflow connection to load into")
     parser.add_argument("--method", choices=["infile", "insert"], default="infile",
                         help="LOAD DATA LOCAL INFILE (fast) or multi-row INSERT batches")
     parser.add_argument("--tsv", type=Path, help="only write the integer TSV here; do not load")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commodities: Sequence[str] | int = (
-        int(args.commodities) if args.commodities.isdigit() else [c.strip() for c in args.commodities.split(",")]
+        int(args.commodities) if args.commodities.isdigit()
+        else list(normalize_commodity_codes(args.commodities, field_name="--commodities"))
     )
     faults = Faults.realistic() if args.faults == "realistic" else Faults()
     if args.tsv:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from commodity_platform.errors import ConfigError
-from commodity_platform.ohlc.window import Window, normalize_codes, resolve_window
+from commodity_platform.ohlc.window import Window, resolve_window
+from commodity_platform.window import normalize_commodity_codes
 
 UTC = timezone.utc
 INTERVAL = {"data_interval_start": datetime(2026, 1, 1, 10, tzinfo=UTC),
@@ -75,4 +76,4 @@ def test_no_params_and_no_data_interval_asks_for_start_and_end() -> None:
 
 
 def test_codes_accept_a_comma_separated_string() -> None:
-    assert normalize_codes("wti, brent") == ("WTI", "BRENT")
+    assert normalize_commodity_codes("wti, brent") == ("WTI", "BRENT")

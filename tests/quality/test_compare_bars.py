@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from commodity_platform.quality.ohlc import compare_bars
+from commodity_platform.ohlc.comparison import compare_bars
 from tests.quality import ticks as T
 from tests.quality.conftest import CODES, DATA_START, WINDOW_END, WINDOW_START
 

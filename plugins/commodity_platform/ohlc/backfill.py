@@ -29,7 +29,7 @@ from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_
 
 from commodity_platform.errors import PermanentError, TemporaryError, classify_mysql_error
 from commodity_platform.ohlc.statements import WritePlan, write_plan
-from commodity_platform.ohlc.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
+from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
 from commodity_platform.validation import cap_list
 
 log = logging.getLogger(__name__)

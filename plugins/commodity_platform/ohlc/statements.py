@@ -43,12 +43,14 @@ class WritePlan:
     params: dict[str, Any]
 
 
-@lru_cache(maxsize=4)
-def _template_statements(dialect: str) -> tuple[str, ...]:
-    """The dialect's template with bars.sql spliced in, comments dropped, split into statements."""
-    if dialect not in TEMPLATES:
-        raise ConfigError(f"unknown SQL dialect {dialect!r}; expected one of {sorted(TEMPLATES)}")
-    path = OHLC_SQL_DIR / TEMPLATES[dialect]
+@lru_cache(maxsize=8)
+def spliced_sql(name: str) -> str:
+    """``include/sql/ohlc/<name>`` with bars.sql spliced in at ``-- @bars``, comment lines dropped.
+
+    The ``-- @commodity_filter [column]`` lines are kept: :func:`~commodity_platform.ohlc.definition
+    .apply_commodity_filter` resolves them once the codes are known.
+    """
+    path = OHLC_SQL_DIR / name
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -60,6 +62,19 @@ def _template_statements(dialect: str) -> tuple[str, ...]:
             lines.append(bars_sql_template())
         elif stripped.startswith(COMMODITY_FILTER_MARKER) or (stripped and not stripped.startswith("--")):
             lines.append(line)
+    spliced = "\n".join(lines)
+    if BARS_MARKER in text and "GROUP BY commodity_code, bar_start" not in spliced:
+        raise ConfigError(f"{path}: the bar definition was not spliced in")
+    return spliced
+
+
+@lru_cache(maxsize=4)
+def _template_statements(dialect: str) -> tuple[str, ...]:
+    """The dialect's template with bars.sql spliced in, comments dropped, split into statements."""
+    if dialect not in TEMPLATES:
+        raise ConfigError(f"unknown SQL dialect {dialect!r}; expected one of {sorted(TEMPLATES)}")
+    path = OHLC_SQL_DIR / TEMPLATES[dialect]
+    lines = [spliced_sql(TEMPLATES[dialect])]
     statements, current = [], []
     for line in "\n".join(lines).splitlines():
         if line.strip() == ";":
@@ -69,8 +84,6 @@ def _template_statements(dialect: str) -> tuple[str, ...]:
             current.append(line)
     if "\n".join(current).strip():
         raise ConfigError(f"{path}: the last statement must end with a line holding only ';'")
-    if BARS_MARKER in text and not any("GROUP BY commodity_code, bar_start" in s for s in statements):
-        raise ConfigError(f"{path}: the bar definition was not spliced in")
     return tuple(statements)
 
 

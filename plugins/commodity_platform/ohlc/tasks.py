@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from commodity_platform.errors import PermanentError
-from commodity_platform.ohlc.window import DEFAULT_CHUNK_MINUTES, Window, check_known_codes, resolve_window
+from commodity_platform.ohlc.window import check_known_codes, resolve_window
+from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window
 from commodity_platform.task_errors import permanent_errors_fail_fast
 from commodity_platform.validation import cap_list
 
@@ -67,10 +68,10 @@ def rebuild_task(window: dict[str, Any], *, conn_id: str, chunk_minutes: int = D
 def verify_task(window: dict[str, Any], *, conn_id: str, tolerance: float = 1e-6) -> dict[str, Any]:
     """Re-validate the rewritten window with the data-quality DAG's OHLC comparison (missing/extra/different).
 
-    Uses :func:`commodity_platform.quality.ohlc.compare_bars` -- the same query the streaming_data_quality
+    Uses :func:`commodity_platform.ohlc.comparison.compare_bars` -- the same query the streaming_data_quality
     DAG runs, itself built on the shared bar definition -- so "backfilled" and "correct" mean the same.
     """
-    from commodity_platform.quality.ohlc import compare_bars
+    from commodity_platform.ohlc.comparison import compare_bars
 
     win = Window.from_dict(window)
     with permanent_errors_fail_fast():
