@@ -130,7 +130,8 @@ def fred_item(date: str, value: str, series_id: str = "DCOILWTICO") -> dict[str,
 
 
 #: In event-time order across both feeds (castorm emits each poll's items oldest first: its default
-#: OrderDirectionSourceRecordSorter reverses a descending list).
+#: OrderDirectionSourceRecordSorter reverses a descending list). A feed lagging another by more than the
+#: watermark delay loses its ticks in the windowed jobs: the known limit in commodity_flink.api_items.
 RECORDS = [
     eia_item("2024-06-03", "RWTC", "74.22"),
     eia_item("2024-06-03", "RBRTE", "77.52"),

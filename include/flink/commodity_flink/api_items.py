@@ -23,6 +23,12 @@ The sources publish assessed daily spot prices, not trades: there is no traded q
 0 (a valid tick; the aggregator's VWAP is NULL for a bar without volume). A ``value`` that is present
 but not a number becomes a NULL price: a faulty tick that the enricher passes on for the data-quality
 checks to count, as with any other producer.
+
+Known limit: both feeds share one topic and one watermark (``MAX_OUT_OF_ORDERNESS_SECONDS``, sized for
+real-time ticks). castorm emits each poll's items oldest first, but a feed whose poll arrives after another
+feed's items of a later day is late for the aggregator's windows and the anomaly detector, which then drop
+its ticks (the enricher's output and Doris ``energy_prices_rt`` keep them). Daily feeds that must reach the
+bars need their own watermark (a table per feed) or a lateness sized for their publication delay.
 """
 
 from __future__ import annotations
