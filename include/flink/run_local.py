@@ -133,9 +133,7 @@ def collect_output(directory: Path, job: JobDefinition, output: Path) -> int:
     for part in sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))):
         with part.open(newline="", encoding="utf-8") as handle:
             rows.extend(
-                [fmt(value) for fmt, value in zip(formatters, row, strict=True)]
-                for row in csv.reader(handle)
-                if row
+                [fmt(value) for fmt, value in zip(formatters, row, strict=True)] for row in csv.reader(handle) if row
             )
     key_index = [names.index(column) for column in job.sort_key]
     rows.sort(key=lambda row: [row[i] for i in key_index])
@@ -167,7 +165,7 @@ def copy_api_records(source: Path, target: Path) -> int:
             except json.JSONDecodeError as exc:
                 raise InputFileError(f"{source}:{number}: not JSON ({exc.msg})") from exc
             if not isinstance(record, dict) or not isinstance(record.get("headers"), dict):
-                raise InputFileError(f"{source}:{number}: expected an API item object with a \"headers\" object")
+                raise InputFileError(f'{source}:{number}: expected an API item object with a "headers" object')
             out.write(json.dumps(record) + "\n")
             records += 1
     return records
@@ -229,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument(
         "--items",
         type=Path,
-        help="JSON lines of commodity-prices-raw records (API item + \"headers\"), mapped to ticks as in production",
+        help='JSON lines of commodity-prices-raw records (API item + "headers"), mapped to ticks as in production',
     )
     parser.add_argument("--output", required=True, type=Path, help="output CSV (overwritten)")
     parser.add_argument(

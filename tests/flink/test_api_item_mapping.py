@@ -194,7 +194,11 @@ def test_the_enricher_turns_api_items_into_ticks(pyflink_python: Path, tmp_path:
 def test_the_aggregator_makes_bars_of_the_mapped_ticks(pyflink_python: Path, tmp_path: Path) -> None:
     bars = {
         (r["commodity_code"], r["bar_start"]): (
-            r["open_price"], r["close_price"], r["volume"], r["vwap"], r["tick_count"]
+            r["open_price"],
+            r["close_price"],
+            r["volume"],
+            r["vwap"],
+            r["tick_count"],
         )
         for r in run_over_records(pyflink_python, "price_aggregator", tmp_path)
     }

@@ -22,9 +22,7 @@ from commodity_flink import api_items
 from commodity_flink.schema import METADATA_COLUMNS, TICK_COLUMNS, Column, column_ddl
 from commodity_flink.transforms import MAX_OUT_OF_ORDERNESS_SECONDS
 
-TICK_WATERMARK = (
-    f"WATERMARK FOR `event_time` AS `event_time` - INTERVAL '{MAX_OUT_OF_ORDERNESS_SECONDS}' SECOND"
-)
+TICK_WATERMARK = f"WATERMARK FOR `event_time` AS `event_time` - INTERVAL '{MAX_OUT_OF_ORDERNESS_SECONDS}' SECOND"
 #: Metadata versions are valid from ``updated_at``; no lateness is tolerated on reference data.
 METADATA_WATERMARK = "WATERMARK FOR `updated_at` AS `updated_at`"
 #: The ``source`` column of ticks read from a CSV file (which names no feed).
@@ -241,11 +239,7 @@ def csv_ticks_source(path: str) -> list[str]:
 
     A tick file names no feed, so its ticks' ``source`` is NULL.
     """
-    return [
-        create_table(
-            "raw_ticks", TICK_COLUMNS, csv_options(path), extra=(LOCAL_TICK_SOURCE, TICK_WATERMARK)
-        )
-    ]
+    return [create_table("raw_ticks", TICK_COLUMNS, csv_options(path), extra=(LOCAL_TICK_SOURCE, TICK_WATERMARK))]
 
 
 def json_api_items_source(path: str) -> list[str]:
@@ -270,9 +264,7 @@ def csv_metadata_source(path: str) -> list[str]:
     """
     names = ", ".join(f"`{column.name}`" for column in METADATA_COLUMNS)
     return [
-        create_table(
-            "commodity_metadata_history", METADATA_COLUMNS, csv_options(path), extra=(METADATA_WATERMARK,)
-        ),
+        create_table("commodity_metadata_history", METADATA_COLUMNS, csv_options(path), extra=(METADATA_WATERMARK,)),
         f"""
 CREATE TEMPORARY VIEW commodity_metadata_versioned AS
 SELECT {names}
