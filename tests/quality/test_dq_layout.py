@@ -215,3 +215,17 @@ def test_check_result_as_dict_is_a_plain_dict_and_summary_text() -> None:
     assert data["samples"] == [{"name": "streaming_dq_ohlc_mismatched_bars", "labels": {}, "value": 1.0}]
     assert data["examples"] == [{"bar_start": "2026-03-01 11:30:00"}]
     assert isinstance(result.summary, str)
+
+
+def test_bad_params_fail_a_check_task_once_naming_the_field(monkeypatch) -> None:
+    """run_checks failed on the Params (no XCom, no rows): the check tasks fail without retry, naming them."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from commodity_platform.quality import tasks
+
+    def bad_params() -> DQSettings:
+        return settings_from_params({"window_seconds": 90}, run_id="r", default_as_of=AS_OF)
+
+    monkeypatch.setattr(tasks, "run_settings", bad_params)
+    with pytest.raises(AirflowFailException, match="window_seconds: 90"):
+        tasks.check_result_task("error_rate", None)

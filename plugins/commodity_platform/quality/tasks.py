@@ -134,9 +134,11 @@ def check_result_task(check: str, results: Mapping[str, Any] | None) -> dict[str
     if result is None:  # the GX task failed before returning: what did it record?
         from commodity_platform.doris.hook import DorisHook
         from commodity_platform.quality.results import load_results
+        from commodity_platform.task_errors import permanent_errors_fail_fast
 
-        settings = run_settings()
-        rows = load_results(DorisHook(doris_conn_id=settings.doris_conn_id), run_id=settings.run_id)
+        with permanent_errors_fail_fast():  # bad Params: fail once, naming the field, as run_checks did
+            settings = run_settings()
+            rows = load_results(DorisHook(doris_conn_id=settings.doris_conn_id), run_id=settings.run_id)
         found = {r.check: r for r in rows}.get(check)
         if found is None:
             raise AirflowFailException(f"data-quality check {check}: no result recorded for this run "
