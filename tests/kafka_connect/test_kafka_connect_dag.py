@@ -6,6 +6,8 @@ import ast
 import os
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,8 @@ def test_dag_file_has_no_parse_time_work() -> None:
         "typing",
         "airflow.sdk",
         "commodity_platform.dag_defaults",
-        "commodity_platform.validation",  # regexes and constants only (strict Param patterns)
+        "commodity_platform.kafka_connect.params",  # the Param table: constants and regexes only
+        "commodity_platform.params",
     }
 
 
@@ -57,8 +60,12 @@ def test_dag_structure_and_params() -> None:
     assert dag.params["dry_run"] is False
     assert dag.params["prune"] is False
     assert dag.params["connectors"] == []
-    assert set(dag.task_dict) == {"plan", "reconcile", "prune"}
-    assert dag.task_dict["prune"].trigger_rule == "none_failed"
+    assert set(dag.task_dict) == {"plan", "reconcile", "summarize", "prune"}
+    # the summary runs whatever the mapped tasks did; prune only after a summary that found nothing missing
+    assert dag.task_dict["summarize"].trigger_rule == "all_done"
+    assert dag.task_dict["summarize"].upstream_task_ids == {"reconcile"}
+    assert dag.task_dict["prune"].upstream_task_ids == {"summarize"}
+    assert dag.task_dict["prune"].trigger_rule == "all_success"
     args = dag.default_args
     assert args["retries"] >= 1
     assert args["retry_exponential_backoff"]
@@ -83,7 +90,7 @@ def test_dag_end_to_end(airflow_db: None, emulator: ConnectEmulator, monkeypatch
     run = dag.test(run_conf={"prune": True})
     assert run.state == "success"
     states = {(ti.task_id, ti.state) for ti in run.get_task_instances()}
-    assert states == {("plan", "success"), ("reconcile", "success"), ("prune", "success")}
+    assert states == {("plan", "success"), ("reconcile", "success"), ("summarize", "success"), ("prune", "success")}
     mapped = [ti for ti in run.get_task_instances() if ti.task_id == "reconcile"]
     assert sorted(ti.rendered_map_index for ti in mapped) == sorted(
         p.stem for p in CONNECTORS_DIR.glob("*.yaml")
@@ -128,3 +135,39 @@ def test_dag_fails_fast_on_a_bad_spec_subset(
     assert plan.state == "failed"
     assert plan.try_number == 1  # AirflowFailException: no retries burnt on a permanent error
     assert not emulator.requests()
+
+
+def test_connect_answering_500_ends_the_run_within_the_budget_listing_every_connector(
+    airflow_db: None, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """(issue 14 #10) Kafka Connect answers 500 to everything: the run ends within ``retry_budget_seconds`` (+ the
+    time dag.test needs to run 13 tasks), no task is retried by Airflow, nothing is written, and ONE task - the
+    summary - fails with a message that lists every connector not reconciled."""
+    monkeypatch.setenv(CONN_ENV, conn_json(emulator))
+    emulator.inject_error(500, count=10**6, message="Internal Server Error")
+    names = sorted(p.stem for p in CONNECTORS_DIR.glob("*.yaml"))
+    # counted from the run's start, so it also covers dag.test starting the first tasks (~20 s on a busy machine)
+    budget = 45
+    dag = _load_dag()
+
+    started = time.monotonic()
+    run = dag.test(run_conf={"retry_budget_seconds": budget})
+    elapsed = time.monotonic() - started
+
+    assert run.state == "failed"
+    assert elapsed < budget + 40, f"the run took {elapsed:.0f} s with a {budget} s retry budget"
+    failures = [line for line in capfd.readouterr().out.splitlines() if "AirflowFailException: " in line]
+    listing_all = [line for line in failures if all(name in line for name in names)]
+    assert listing_all, "no task failed naming every connector:\n" + "\n".join(failures)
+    assert all(f"{len(names)} of {len(names)} connector(s) not reconciled" in line for line in listing_all)
+    tis = run.get_task_instances()
+    reconciles = [ti for ti in tis if ti.task_id == "reconcile"]
+    assert len(reconciles) == len(names)
+    assert {(ti.state, ti.try_number) for ti in reconciles} == {("failed", 1)}  # no Airflow retry past the budget
+    summary = next(ti for ti in tis if ti.task_id == "summarize")
+    assert (summary.state, summary.try_number) == ("failed", 1)
+    assert next(ti.state for ti in tis if ti.task_id == "prune") == "upstream_failed"
+    sent = Counter(r.path for r in emulator.requests())
+    assert max(sent.values()) > 1, sent  # transient errors were retried while the budget lasted
+    assert emulator.writes() == []
+

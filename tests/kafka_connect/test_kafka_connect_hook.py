@@ -24,7 +24,7 @@ CONFIG = {"connector.class": "FileStreamSink", "tasks.max": "1", "file": "/tmp/o
 def test_provider_style_attributes() -> None:
     assert KafkaConnectHook.conn_name_attr == "kafka_connect_conn_id"
     assert KafkaConnectHook.default_conn_name == "kafka_connect_default"
-    assert KafkaConnectHook.conn_type == "http"
+    assert KafkaConnectHook.conn_type == "kafka_connect"  # registered by commodity_platform.provider_info
     assert KafkaConnectHook.hook_name == "Kafka Connect"
 
 

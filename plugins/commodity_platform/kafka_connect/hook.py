@@ -2,8 +2,9 @@
 
 Why a custom hook: no Airflow provider ships a Kafka Connect client (the Apache Kafka provider covers
 producers/consumers only), and the generic HTTP provider is not installed here and would not classify
-Connect's 409-during-rebalance as transient. The hook follows provider conventions so it shows up and is
-testable like any other connection type.
+Connect's 409-during-rebalance as transient. Its connection type ``kafka_connect`` is registered with Airflow
+by the project's provider info (``commodity_platform/provider_info.py``), so the connection form offers it
+with its extra fields and the UI's Test button calls :meth:`KafkaConnectHook.test_connection`.
 
 Error policy (Kafka Connect semantics):
 
@@ -33,10 +34,13 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_before_delay,
+    stop_never,
     wait_exponential,
 )
 
+from commodity_platform.connections import KAFKA_CONNECT_CONN_ID
 from commodity_platform.errors import PermanentError, TemporaryError
+from commodity_platform.kafka_connect.params import REGISTER_PARAMS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class ConnectorAlreadyExists(KafkaConnectError):
 
 
 #: Default total time one run may spend retrying Kafka Connect requests (the DAG's ``retry_budget_seconds``).
-DEFAULT_RETRY_BUDGET_SECONDS = 300.0
+DEFAULT_RETRY_BUDGET_SECONDS = float(REGISTER_PARAMS["retry_budget_seconds"].default)
 
 
 @dataclass(frozen=True)
@@ -114,31 +118,35 @@ def _verify(value: Any) -> bool | str:
 class KafkaConnectHook(BaseHook):
     """Talk to a Kafka Connect cluster's REST API.
 
-    :param kafka_connect_conn_id: Airflow connection (type ``http``): host (optionally with scheme),
+    :param kafka_connect_conn_id: Airflow connection (type ``kafka_connect``; any type works): host
+        (optionally with scheme),
         port, schema (``http``/``https``), login/password for basic auth, extras ``timeout`` (seconds),
         ``verify`` (TLS verification, bool or CA bundle path) and ``base_path`` (URL prefix behind a proxy).
-    :param retries: attempts per request for transient failures (409, 5xx, transport errors).
+    :param retries: attempts per request for transient failures (409, 5xx, transport errors); ``None``
+        leaves the bound to ``budget`` alone (required then): retries go on until its deadline.
     :param backoff_seconds: first backoff wait; doubles per attempt up to ``max_backoff_seconds``.
     :param timeout: per-request timeout in seconds; overrides the connection's ``timeout`` extra.
     """
 
     conn_name_attr = "kafka_connect_conn_id"
-    default_conn_name = "kafka_connect_default"
-    conn_type = "http"
+    default_conn_name = KAFKA_CONNECT_CONN_ID
+    conn_type = "kafka_connect"
     hook_name = "Kafka Connect"
 
     def __init__(
         self,
         *,
         kafka_connect_conn_id: str = default_conn_name,
-        retries: int = 5,
+        retries: int | None = 5,
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
         timeout: float | None = None,
         budget: RetryBudget | None = None,
     ) -> None:
         super().__init__()
-        if retries < 1:
+        if retries is None and budget is None:
+            raise ValueError("retries=None needs a budget: something must bound the retries")
+        if retries is not None and retries < 1:
             raise ValueError("retries must be >= 1")
         self.kafka_connect_conn_id = kafka_connect_conn_id
         self.retries = retries
@@ -198,9 +206,9 @@ class KafkaConnectHook(BaseHook):
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
-            "Kafka Connect request failed (attempt %d/%d), retrying in %.1fs: %s",
+            "Kafka Connect request failed (attempt %d/%s), retrying in %.1fs: %s",
             state.attempt_number,
-            self.retries,
+            self.retries if self.retries is not None else "until the retry budget is spent",
             wait,
             exc,
         )
@@ -218,7 +226,7 @@ class KafkaConnectHook(BaseHook):
         With a :class:`RetryBudget`, no retry starts whose wait would end after the budget's deadline, and a
         transient failure after the deadline raises :class:`RetryBudgetExhausted` (permanent: no more retries).
         """
-        stop = stop_after_attempt(self.retries)
+        stop = stop_after_attempt(self.retries) if self.retries is not None else stop_never
         if self.budget is not None:
             remaining = self.budget.remaining()
             if remaining <= 0:
@@ -236,8 +244,9 @@ class KafkaConnectHook(BaseHook):
         try:
             return retrying(self._send_once, method, path, params=params, json=json)
         except KafkaConnectTemporaryError as exc:
-            attempts = int(retrying.statistics.get("attempt_number", self.retries))
-            if self.budget is not None and (attempts < self.retries or self.budget.remaining() <= 0):
+            attempts = int(retrying.statistics.get("attempt_number", 1))
+            stopped_by_budget = self.retries is None or attempts < self.retries
+            if self.budget is not None and (stopped_by_budget or self.budget.remaining() <= 0):
                 raise RetryBudgetExhausted(f"{exc} (the run's retry budget is spent)") from exc
             raise
 
@@ -272,12 +281,17 @@ class KafkaConnectHook(BaseHook):
         return self.request("GET", "/").json()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Used by the Airflow UI "Test" button: reach the worker and report its version."""
+        """Used by the Airflow UI "Test" button: one ``GET /`` (no retries: the user is waiting), reporting
+        the worker's version, or the URL tried and what went wrong (never the credentials)."""
+        where = f"connection {self.kafka_connect_conn_id!r}"
         try:
-            info = self.server_info()
+            client = self.get_conn()
+            where = str(client.base_url.copy_with(username=None, password=None)).rstrip("/")
+            info = self._send_once("GET", "/").json()
         except Exception as exc:  # the UI wants a message, not a traceback
-            return False, str(exc)
-        return True, f"Kafka Connect {info.get('version', '?')} (cluster {info.get('kafka_cluster_id', '?')})"
+            return False, f"cannot reach Kafka Connect at {where}: {exc}"
+        version, cluster = info.get("version", "?"), info.get("kafka_cluster_id", "?")
+        return True, f"Kafka Connect {version} (cluster {cluster}) at {where}"
 
     def list_connectors_expanded(self) -> dict[str, dict[str, Any]]:
         """``GET /connectors?expand=status&expand=info``: every connector's config and status at once.
