@@ -348,6 +348,8 @@ def airflow_env(home: Path) -> dict[str, str]:
         # The data-quality reports' base directory (quality.settings.REPORT_BASE_ENV): inside this sandbox.
         "STREAMING_DQ_REPORT_BASE_DIR": str(home.parent / "dq-reports"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
+        # The connection form's Test button (and POST /api/v2/connections/test); Airflow's default is Disabled.
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p
         ),

@@ -45,6 +45,15 @@ if [ "$(cat .venv/.installed 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.installed
 fi
 
+# The project itself, editable and without dependencies: its apache_airflow_provider entry point (pyproject.toml)
+# is how Airflow learns the Doris and Kafka Connect connection types. Re-installed when pyproject.toml changes.
+project_want="$(stamp_of pyproject.toml)"
+if [ "$(cat .venv/.project-installed 2>/dev/null)" != "$project_want" ]; then
+  echo "setup: installing the project (editable) into .venv"
+  .venv/bin/python -m pip install -q --no-deps -e .
+  echo "$project_want" > .venv/.project-installed
+fi
+
 if [ -x include/flink/setup_venv.sh ] || [ -f include/flink/setup_venv.sh ]; then
   bash include/flink/setup_venv.sh
 fi
