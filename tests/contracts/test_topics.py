@@ -27,7 +27,8 @@ import pytest
 import yaml
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME
 from commodity_platform.paths import INCLUDE_DIR, SQL_DIR
 from tests.deploy.test_kafka_topics import DEBEZIUM_HEARTBEAT_PREFIX, declared_topics
 
@@ -218,6 +219,82 @@ def _property(sql: str, name: str, path: Path) -> str:
     return found[0]
 
 
+# -------------------------------------------------------------------------------------------- Doris loaders
+# Two components load Kafka topics into Doris: the Routine Loads (include/sql/migrations/R__*.sql, one table per
+# job: CREATE ROUTINE LOAD <db>.<job> ON <table>) and the Doris Kafka connector (apache/doris-kafka-connector):
+# it stream-loads each topic of ``topics`` into ``doris.topic2table.map``'s table, or into the table named like
+# the topic when the map has no entry (DorisOptions.getTopicMapTable: "use the topic [..] as table").
+
+DORIS_SINK_CLASS = "org.apache.doris.kafka.connector.DorisSinkConnector"
+
+
+@dataclass(frozen=True)
+class DorisLoader:
+    """One component loading one topic into one Doris table."""
+
+    component: str  # "routine-load:<job>" | "connector:<name>"
+    topic: str
+    table: str
+    source: str  # file that defines it, for messages
+
+
+def doris_sink_mappings(specs: dict[str, dict[str, str]] | None = None) -> list[DorisLoader]:
+    """Topic -> table of every Doris Kafka connector spec, as the connector resolves it."""
+    loaders = []
+    for name, config in (load_specs() if specs is None else specs).items():
+        if config.get("connector.class") != DORIS_SINK_CLASS:
+            continue
+        source = f"include/connectors/{name}.yaml"
+        mapping = dict(pair.split(":", 1) for pair in _split(config.get("doris.topic2table.map", "")))
+        topics = _split(config["topics"])
+        unread = sorted(set(mapping) - set(topics))
+        assert not unread, f"{source}: doris.topic2table.map maps {unread}, which are not in its topics"
+        loaders += [DorisLoader(f"connector:{name}", t, mapping.get(t, t), source) for t in topics]
+    return loaders
+
+
+def routine_load_targets(paths: list[Path] = ROUTINE_LOADS) -> list[DorisLoader]:
+    loaders = []
+    for path in paths:
+        sql = path.read_text(encoding="utf-8")
+        found = re.search(r"CREATE ROUTINE LOAD\s+\S+?\.(\w+)\s+ON\s+`?(\w+)`?", sql)
+        assert found, f"{path.name}: no CREATE ROUTINE LOAD <db>.<job> ON <table>"
+        topic = _property(sql, "kafka_topic", path)
+        loaders.append(DorisLoader(f"routine-load:{found.group(1)}", topic, found.group(2),
+                                   f"include/sql/migrations/{path.name}"))
+    return loaders
+
+
+def doris_tables_loaded_twice(loaders: list[DorisLoader]) -> list[str]:
+    """One message per Doris table that more than one loader writes (every record would land twice)."""
+    by_table: dict[str, list[DorisLoader]] = {}
+    for loader in loaders:
+        by_table.setdefault(loader.table, []).append(loader)
+    return [
+        f"Doris table {table} has {len(found)} loaders: "
+        + "; ".join(f"{x.component} from {x.topic} ({x.source})" for x in found)
+        for table, found in sorted(by_table.items())
+        if len(found) > 1
+    ]
+
+
+def doris_stream_load_needs(table: str) -> set[str]:
+    """The JSON keys a record needs for the Doris Kafka connector to load it into ``table``.
+
+    The connector hands a schemaless JSON value (a Map from JsonConverter) to Doris unchanged
+    (RecordService.processMapRecord: Jackson writeValueAsString), and stream load with format json and no
+    jsonpaths looks each table column up by name in the object: a missing key becomes the column's default or
+    NULL when the column is nullable, and a NOT NULL column without one filters the row ("The column `x` is
+    not nullable, but it's not found in jsondata.", apache/doris be/src/vec/exec/format/json/new_json_reader.cpp
+    _fill_missing_column); keys that are no column are ignored. So the needs are the NOT NULL columns
+    without a DEFAULT.
+    """
+    from tests.doris.test_migration_files import TABLES, columns, is_nullable_or_defaulted
+
+    assert table in TABLES, f"Doris table {table!r} is created by no migration in include/sql/migrations"
+    return {name for name, column in columns(table).items() if not is_nullable_or_defaulted(column)}
+
+
 def routine_load_uses(paths: list[Path] = ROUTINE_LOADS) -> list[Use]:
     uses = []
     for path in paths:
@@ -355,6 +432,35 @@ def test_jdbc_sink_schema_matches_the_alert_columns() -> None:
     assert {n for n, p in schema["properties"].items() if p["type"] == "number"} == numeric
 
 
+def test_every_doris_table_has_exactly_one_loader() -> None:
+    """A table fed by a Routine Load and by the Doris sink from the same topic gets every record twice."""
+    loaders = [*routine_load_targets(), *doris_sink_mappings()]
+    assert {loader.component.split(":")[0] for loader in loaders} == {"routine-load", "connector"}, loaders
+    problems = doris_tables_loaded_twice(loaders)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_table_mapped_by_the_sink_and_a_routine_load_is_refused() -> None:
+    specs = load_specs()
+    sink = specs["cp-sink-doris-realtime"]
+    sink["topics"] += ",market-alerts"
+    sink["doris.topic2table.map"] += ",market-alerts:market_alerts"
+    (problem,) = doris_tables_loaded_twice([*routine_load_targets(), *doris_sink_mappings(specs)])
+    assert problem.startswith("Doris table market_alerts has 2 loaders: routine-load:rl_market_alerts"), problem
+
+
+def test_the_doris_sink_field_needs_are_the_not_null_columns() -> None:
+    assert doris_stream_load_needs("weather_events_rt") == {"event_time"}
+    assert doris_stream_load_needs("price_1min_agg") == {
+        "commodity_code", "bar_start", "open_price", "high_price", "low_price", "close_price", "volume",
+        "tick_count",
+    }
+    # The check a sink mapping gets in test_readers_pick_fields_the_writers_write: raw NOAA CDO items (what
+    # cp-source-noaa-weather writes) have no event_time, so the sink would filter every one of them.
+    written = producer_fields()["weather-events"]["connector:cp-source-noaa-weather"]
+    assert sorted(doris_stream_load_needs("weather_events_rt") - written) == ["event_time"]
+
+
 def test_a_converter_left_to_the_worker_default_is_refused() -> None:
     """The workers default to AvroConverter (03-kafka-connect/30-kafka-connect.yaml): a spec must say what it uses."""
     specs = load_specs()
@@ -364,7 +470,7 @@ def test_a_converter_left_to_the_worker_default_is_refused() -> None:
     problems = format_mismatches(
         [u for u in connector_uses(specs) if u.component == "connector:cp-sink-doris-realtime"], load_contract()
     )
-    assert any("<worker default>" in p and "market-alerts value" in p for p in problems), problems
+    assert any("<worker default>" in p and "trading-signals value" in p for p in problems), problems
 
 
 def test_json_converter_without_schemas_enable_false_is_refused() -> None:
@@ -497,6 +603,8 @@ def consumer_fields() -> list[tuple[str, str, dict[str, set[str]]]]:
         if table != sink_table and options.get("connector") in ("kafka", "upsert-kafka"):
             read = _api_item_needs(ddl) if _reads_headers(ddl) else {ANY_WRITER: set(_ddl_columns(ddl))}
             needs.append((options["topic"], f"flink:{job}", read))
+    for mapping in doris_sink_mappings():
+        needs.append((mapping.topic, mapping.component, {ANY_WRITER: doris_stream_load_needs(mapping.table)}))
     return needs
 
 
