@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from commodity_platform.errors import PermanentError, TemporaryError
 from commodity_platform.ohlc.backfill import OhlcBackfill
 from commodity_platform.ohlc.window import Window
 from sandbox.ticks import Faults, generate_ticks, load_ticks
@@ -161,7 +162,7 @@ class InjectedFailure(RuntimeError):
     pass
 
 
-def test_failure_mid_chunk_leaves_no_partial_state_and_rerun_recovers(db, connect_db) -> None:
+def test_failure_mid_chunk_leaves_no_partial_state_others_rebuilt_and_rerun_recovers(db, connect_db) -> None:
     start, end = datetime(2031, 3, 1, 10, 0), datetime(2031, 3, 1, 13, 0)  # three one-hour chunks
     ticks = generate_ticks(start, end, n_ticks=3_000, commodities=2, seed=5)
     load_ticks(db, ticks)
@@ -178,22 +179,82 @@ def test_failure_mid_chunk_leaves_no_partial_state_and_rerun_recovers(db, connec
         if index == 2 and stage == "before_commit":
             raise InjectedFailure("killed after DELETE + INSERT of chunk 2, before COMMIT")
 
-    with pytest.raises(InjectedFailure):
+    with pytest.raises(PermanentError, match=r"1 of 3 shard\(s\) failed \(shard 2 \[2031-03-01T11:00:00Z, "
+                                             r"2031-03-01T12:00:00Z\) all codes: killed after .*the other 2 completed"):
         OhlcBackfill(connect_db, doris=False, chunk_minutes=60, fault_hook=fail_in_chunk_2).run(window(start, end))
 
     expected = reference_bars(ticks.rows(), start, end)
     after_failure = stored_bars(db)
     hour = timedelta(hours=1)
-    # Chunk 1 committed: correct. Chunk 2 rolled back: exactly the old bars. Chunk 3 never ran.
-    assert_bars_match({k: v for k, v in after_failure.items() if k[1] < start + hour},
-                      {k: v for k, v in expected.items() if k[1] < start + hour})
-    for lo, hi in ((start + hour, start + 2 * hour), (start + 2 * hour, end)):
-        assert {k: v for k, v in after_failure.items() if lo <= k[1] < hi} == {
-            k: v for k, v in stale_before.items() if lo <= k[1] < hi}
+    # Chunks 1 and 3 committed: correct. Chunk 2 rolled back: exactly the old bars.
+    for lo, hi in ((start, start + hour), (start + 2 * hour, end)):
+        assert_bars_match({k: v for k, v in after_failure.items() if lo <= k[1] < hi},
+                          {k: v for k, v in expected.items() if lo <= k[1] < hi})
+    assert {k: v for k, v in after_failure.items() if start + hour <= k[1] < start + 2 * hour} == {
+        k: v for k, v in stale_before.items() if start + hour <= k[1] < start + 2 * hour}
 
     OhlcBackfill(connect_db, doris=False, chunk_minutes=60).run(window(start, end))
 
     assert_bars_match(stored_bars(db), expected)
+
+
+def test_parallel_shards_write_exactly_what_one_connection_writes(db, connect_db) -> None:
+    """Two connections, each chunk split into two code groups: the table is byte-identical to the 1-worker
+    run, including the deletion of a stored bar whose code has no tick left in the window."""
+    ticks = generate_ticks(START, END, n_ticks=20_000, commodities=5, faults=Faults.realistic(), seed=12)
+    load_ticks(db, ticks)
+    insert(db, EDGE_TICKS)
+    orphan = ("GONE", datetime(2031, 3, 1, 23, 0))
+    stale = "INSERT INTO price_1min_agg VALUES (%s, %s, 1, 1, 1, 1, 1, NULL, 1)"
+    cur = db.cursor()
+    cur.execute(stale, orphan)
+    OhlcBackfill(connect_db, doris=False, workers=1).run(window())
+    one_worker = table_state(db)
+    assert orphan not in stored_bars(db)
+    cur.execute("DELETE FROM price_1min_agg")
+    cur.execute(stale, orphan)
+
+    report = OhlcBackfill(connect_db, doris=False, workers=2).run(window())
+
+    assert table_state(db) == one_worker
+    assert report.workers == 2 and len(report.shards) == 4  # 2 day chunks x 2 code groups
+    groups = {tuple(s.commodity_codes) for s in report.shards}
+    assert len(groups) == 2 and set().union(*groups) >= {"GONE", "WTI", "DUBAI", "ETHANOL", "WCS"}
+    assert not set(groups.pop()) & set(groups.pop())  # disjoint
+
+
+def test_a_failed_shard_is_named_and_the_other_shards_are_rebuilt(db, connect_db) -> None:
+    ticks = generate_ticks(START, END, n_ticks=8_000, commodities=4, seed=13)
+    load_ticks(db, ticks)
+    plan = OhlcBackfill(connect_db, doris=False, workers=2)
+
+    def fail_shard_3(stage: str, index: int) -> None:
+        if index == 3 and stage == "before_commit":
+            raise InjectedFailure("disk full")
+
+    with pytest.raises(PermanentError, match=r"1 of 4 shard\(s\) failed \(shard 3 \[2031-03-02T00:00:00Z, "
+                                             r"2031-03-02T02:00:00Z\) \['BRENT', 'TTF'\]: disk full\)"):
+        OhlcBackfill(connect_db, doris=False, workers=2, fault_hook=fail_shard_3).run(window())
+
+    expected = reference_bars(ticks.rows(), START, END)
+    failed = {k for k in expected if k[0] in ("BRENT", "TTF") and k[1] >= datetime(2031, 3, 2)}
+    assert failed and set(stored_bars(db)) == set(expected) - failed
+    assert_bars_match(stored_bars(db), {k: v for k, v in expected.items() if k not in failed})
+    plan.run(window())
+    assert_bars_match(stored_bars(db), expected)
+
+
+def test_a_temporary_failure_in_one_shard_is_retried_as_temporary(db, connect_db) -> None:
+    """A shard that keeps failing temporarily (after its own retries) makes the run's error temporary, so
+    the task's retries apply; a permanent one anywhere makes it permanent (see the test above)."""
+    load_ticks(db, generate_ticks(START, END, n_ticks=2_000, commodities=2, seed=14))
+
+    def always_lost(stage: str, index: int) -> None:
+        if index == 1 and stage == "before_commit":
+            raise TemporaryError("connection lost (2013)")
+
+    with pytest.raises(TemporaryError, match=r"1 of 4 shard\(s\) failed \(shard 1 "):
+        OhlcBackfill(connect_db, doris=False, workers=2, fault_hook=always_lost).run(window())
 
 
 def test_commodity_filter_touches_only_those_codes(db, connect_db) -> None:

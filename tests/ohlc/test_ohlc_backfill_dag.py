@@ -26,7 +26,7 @@ START, END = datetime(2031, 5, 1, 23, 0), datetime(2031, 5, 2, 1, 0)
 
 def conf(**overrides: Any) -> dict[str, Any]:
     base = {"start": "2031-05-01T23:00:00Z", "end": "2031-05-02T01:00:00Z", "commodity_codes": None,
-            "max_span_days": 31, "chunk_minutes": 1440}
+            "max_span_days": 31, "chunk_minutes": 1440, "parallel_workers": 0}
     return {**base, **overrides}
 
 
@@ -62,6 +62,10 @@ def test_dag_rebuilds_the_window_verifies_and_emits_the_asset(dagbag, airflow_db
     (extra,) = asset_events(run)
     assert extra["start"] == "2031-05-01T23:00:00Z" and extra["end"] == "2031-05-02T01:00:00Z"
     assert extra["bars_written"] == len(reference_bars(ticks.rows(), START, END))
+    # parallel_workers 0: the machine's cores on the sandbox, so the default run is sharded when it has two.
+    report = run.get_task_instance("rebuild_bars").xcom_pull(task_ids="rebuild_bars")
+    cores = min(os.cpu_count() or 1, 32)
+    assert report["workers"] == cores and report["shards"] == 2 * min(cores, 3)  # 2 day chunks x code groups
 
 
 def test_dag_with_commodity_codes_and_a_second_run_changing_nothing(dagbag, airflow_db, db, ticks) -> None:

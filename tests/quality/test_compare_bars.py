@@ -42,6 +42,17 @@ def test_each_kind_of_problem_is_counted_with_examples(clean_data) -> None:
         ("WTI", "2026-03-01 11:00:00", "missing"), ("BRENT", "2026-03-01 11:05:00", "vwap")]
     assert not result.ok and "5 problem bars" in result.summary()
 
+    # The same comparison sharded by code on two connections (the backfill's sharding): the same totals and
+    # the same oldest examples, including the extra bar of a code ('NEW') that has no tick at all.
+    from commodity_platform.doris.hook import DorisHook
+
+    for examples in (2, 10):
+        one = compare_bars(clean_data, WINDOW_START, WINDOW_END, examples=examples).as_dict()
+        two = compare_bars(DorisHook(), WINDOW_START, WINDOW_END, examples=examples, workers=2).as_dict()
+        one.pop("elapsed_s"), two.pop("elapsed_s")
+        assert two == one
+    assert any(e["commodity_code"] == "NEW" for e in one["examples"])
+
 
 def test_codes_window_and_tolerance(clean_data) -> None:
     T.corrupt_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 15), column="volume", delta="0.01")

@@ -8,8 +8,11 @@ Why this shape:
   transaction; on Doris one atomic load that upserts the new bars and deletes (``__DORIS_DELETE_SIGN__``)
   stored bars whose minute lost all valid ticks. Re-running a window writes the same rows, never
   duplicates; a failed chunk leaves the previous bars.
-* **Chunks.** A day per statement by default keeps transactions bounded and makes progress visible
-  (``chunk i/n, rows, elapsed``); a retry simply rewrites every chunk again, which is safe.
+* **Chunks and shards.** A day per statement by default keeps transactions bounded and makes progress
+  visible (``shard i/n, rows, elapsed``). With ``workers`` > 1 each chunk is also split by commodity code
+  into ``workers`` groups rebuilt at once on separate connections (:mod:`commodity_platform.ohlc.shards`).
+  Each shard is its own transaction over exactly its codes and minutes; a failed shard does not stop the
+  others, and the error names every failed shard. A retry simply rewrites every shard again, which is safe.
 * **Retries.** Connection loss, lock wait timeouts and deadlocks are temporary: the chunk is retried
   with exponential backoff (``attempt n/N`` logged) and then surfaced as :class:`TemporaryError` so the
   task's own retries apply. SQL or schema errors are permanent. A lost connection is re-opened with its
@@ -27,10 +30,11 @@ from typing import Any
 
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from commodity_platform.errors import PermanentError, TemporaryError, classify_mysql_error
+from commodity_platform.errors import ConfigError, PermanentError, TemporaryError, classify_mysql_error
+from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
 from commodity_platform.ohlc.statements import WritePlan, write_plan
-from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
 from commodity_platform.validation import cap_list
+from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +44,15 @@ RECONNECT_ATTEMPTS = 7
 RECONNECT_BACKOFF_MAX_S = 8.0
 
 FaultHook = Callable[[str, int], None]
-"""Test hook: called with (stage, chunk index) at "before_commit" and "after_commit"; may raise."""
+"""Test hook: called with (stage, shard index) at "before_commit" and "after_commit"; may raise."""
 
 
 @dataclass
-class ChunkResult:
+class ShardResult:
     index: int
     start: str
     end: str
+    commodity_codes: list[str]
     bars_written: int
     bars_deleted: int
     seconds: float
@@ -57,30 +62,51 @@ class ChunkResult:
 class BackfillReport:
     window: dict[str, Any]
     dialect: str
-    chunks: list[ChunkResult] = field(default_factory=list)
+    workers: int = 1
+    shards: list[ShardResult] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
+    def chunks(self) -> list[ShardResult]:
+        """The shards (one per chunk when ``workers`` is 1): the name callers used before sharding."""
+        return self.shards
+
+    @property
     def bars_written(self) -> int:
-        return sum(c.bars_written for c in self.chunks)
+        return sum(c.bars_written for c in self.shards)
 
     @property
     def bars_deleted(self) -> int:
-        return sum(c.bars_deleted for c in self.chunks)
+        return sum(c.bars_deleted for c in self.shards)
 
-    def summary(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
-            "window": self.window, "dialect": self.dialect, "chunks": len(self.chunks),
+            "window": self.window, "dialect": self.dialect, "workers": self.workers, "shards": len(self.shards),
             "bars_written": self.bars_written, "bars_deleted": self.bars_deleted,
             "seconds": round(self.seconds, 3),
-            "per_chunk": [asdict(c) for c in self.chunks],
+            "per_shard": [asdict(c) for c in self.shards],
         }
 
 
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning("chunk attempt %d/%d failed with a temporary error (%s); retrying", state.attempt_number,
+    log.warning("shard attempt %d/%d failed with a temporary error (%s); retrying", state.attempt_number,
                 CHUNK_ATTEMPTS, exc)
+
+
+class _Connection:
+    """One worker's warehouse connection, (re)opened on demand."""
+
+    def __init__(self, conn: Any = None) -> None:
+        self.conn = conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                log.debug("closing a warehouse connection raised", exc_info=True)
+            self.conn = None
 
 
 class OhlcBackfill:
@@ -89,43 +115,79 @@ class OhlcBackfill:
     :param connect: returns a new DB-API connection to the platform database (e.g. ``DorisHook().get_conn``).
     :param doris: use the Doris write idiom (else MariaDB/MySQL's transaction); see ``DorisHook.is_doris``.
     :param chunk_minutes: chunk size; chunks are aligned to multiples of it (UTC midnights for a day).
-    :param fault_hook: tests only: called at ``before_commit`` / ``after_commit`` of each chunk.
+    :param workers: connections rebuilding shards at once; > 1 splits each chunk into that many code groups
+        (:func:`commodity_platform.ohlc.shards.resolve_workers` turns the Param into this number).
+    :param fault_hook: tests only: called at ``before_commit`` / ``after_commit`` of each shard.
     """
 
     def __init__(self, connect: Callable[[], Any], *, doris: bool, chunk_minutes: int = DEFAULT_CHUNK_MINUTES,
-                 fault_hook: FaultHook | None = None) -> None:
+                 workers: int = 1, fault_hook: FaultHook | None = None) -> None:
+        if workers < 1:
+            raise ConfigError(f"parallel_workers: must be >= 1 here, got {workers}")
         self._connect = connect
         self.doris = doris
         self.chunk_minutes = chunk_minutes
+        self.workers = workers
         self._fault_hook = fault_hook
 
     def run(self, window: Window) -> BackfillReport:
-        chunks = window.chunks(self.chunk_minutes)
-        report = BackfillReport(window=window.as_dict(), dialect="doris" if self.doris else "mysql")
+        report = BackfillReport(window=window.as_dict(), dialect="doris" if self.doris else "mysql",
+                                workers=self.workers)
         started = time.monotonic()
-        log.info("rebuilding bars of [%s, %s) codes=%s in %d chunk(s) of up to %d min, %s idiom",
-                 iso_z(window.start), iso_z(window.end),
-                 cap_list(window.commodity_codes) if window.commodity_codes else "all", len(chunks),
-                 self.chunk_minutes, report.dialect)
-        self._conn: Any = self._connect_with_backoff()
+        # The first connection is opened here, before any shard: a warehouse that cannot be reached at all
+        # fails the run at once, as itself, instead of once per shard.
+        first = _Connection(self._connect_with_backoff())
         try:
-            for index, (lower, upper) in enumerate(chunks, start=1):
-                plan = write_plan(lower, upper, commodity_codes=window.commodity_codes, doris=self.doris)
-                result = self._run_chunk_with_retries(plan, index)
-                result.start, result.end = iso_z(lower), iso_z(upper)
-                report.chunks.append(result)
-                log.info("chunk %d/%d [%s, %s): %d bars written, %d deleted, %.2f s (elapsed %.2f s)",
-                         index, len(chunks), result.start, result.end, result.bars_written, result.bars_deleted,
-                         result.seconds, time.monotonic() - started)
+            shards = plan_shards(window, chunk_minutes=self.chunk_minutes,
+                                 code_groups=self._code_groups(first.conn, window))
+        except BaseException:
+            first.close()
+            raise
+        log.info("rebuilding bars of [%s, %s) codes=%s in %d shard(s) (chunks of up to %d min%s) on %d "
+                 "connection(s), %s idiom", iso_z(window.start), iso_z(window.end),
+                 cap_list(window.commodity_codes) if window.commodity_codes else "all", len(shards),
+                 self.chunk_minutes, f" x {self.workers} code groups" if self.workers > 1 else "",
+                 min(self.workers, max(1, len(shards))), report.dialect)
+        spare = [first]
+
+        def open_worker() -> _Connection:
+            return spare.pop() if spare else _Connection()
+
+        def work(holder: _Connection, shard: Shard) -> ShardResult:
+            result = self._run_shard_with_retries(holder, shard)
+            log.info("shard %d/%d [%s, %s) %s: %d bars written, %d deleted, %.2f s (elapsed %.2f s)",
+                     shard.index, len(shards), result.start, result.end,
+                     cap_list(result.commodity_codes) if result.commodity_codes else "all codes",
+                     result.bars_written, result.bars_deleted, result.seconds, time.monotonic() - started)
+            return result
+
+        try:
+            outcomes = run_sharded(shards, work, workers=self.workers, open_worker=open_worker,
+                                   close_worker=_Connection.close)
+        except ShardsFailed as failed:
+            report.shards = [o.result for o in failed.completed if o.result is not None]
+            first_error = failed.failed[0].error
+            raise failed.as_error(
+                f"rebuild of [{iso_z(window.start)}, {iso_z(window.end)})"
+            ) from first_error
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            first.close()
+        report.shards = [o.result for o in outcomes if o.result is not None]
         report.seconds = time.monotonic() - started
-        log.info("done: %d bars written, %d deleted in %d chunk(s), %.2f s", report.bars_written,
-                 report.bars_deleted, len(report.chunks), report.seconds)
+        log.info("done: %d bars written, %d deleted in %d shard(s), %.2f s", report.bars_written,
+                 report.bars_deleted, len(report.shards), report.seconds)
         return report
 
-    def _run_chunk_with_retries(self, plan: WritePlan, index: int) -> ChunkResult:
+    def _code_groups(self, conn: Any, window: Window) -> list[tuple[str, ...]] | None:
+        """``None`` (one shard per chunk) for one worker; else the window's codes in ``workers`` groups."""
+        if self.workers == 1:
+            return None
+        codes = list(window.commodity_codes) or window_codes(conn, window.start, window.end)
+        return split_codes(codes, self.workers) or None
+
+    def _run_shard_with_retries(self, holder: _Connection, shard: Shard) -> ShardResult:
+        plan = write_plan(shard.start, shard.end, commodity_codes=shard.commodity_codes, doris=self.doris)
+
         @retry(
             retry=retry_if_exception_type(TemporaryError),
             stop=stop_after_attempt(CHUNK_ATTEMPTS),
@@ -133,22 +195,17 @@ class OhlcBackfill:
             before_sleep=_log_retry,
             reraise=True,
         )
-        def attempt() -> ChunkResult:
-            if self._conn is None:
-                self._conn = self._connect_with_backoff()
+        def attempt() -> ShardResult:
+            if holder.conn is None:
+                holder.conn = self._connect_with_backoff()
             try:
-                return self._run_chunk(self._conn, plan, index)
+                return self._run_shard(holder.conn, plan, shard)
             except TemporaryError:
                 # The connection may be dead (2006/2013): the next attempt opens a fresh one (with backoff).
-                try:
-                    self._conn.close()
-                except Exception:
-                    log.debug("closing the failed connection raised", exc_info=True)
-                self._conn = None
+                holder.close()
                 raise
 
         return attempt()
-
     def _connect_with_backoff(self) -> Any:
         """A new connection; temporary refusals (server restarting, too many connections) are retried.
 
@@ -171,7 +228,7 @@ class OhlcBackfill:
             delay = min(delay * 2, RECONNECT_BACKOFF_MAX_S)
         raise AssertionError("unreachable")
 
-    def _run_chunk(self, conn: Any, plan: WritePlan, index: int) -> ChunkResult:
+    def _run_shard(self, conn: Any, plan: WritePlan, shard: Shard) -> ShardResult:
         import MySQLdb
 
         started = time.monotonic()
@@ -188,26 +245,26 @@ class OhlcBackfill:
                 deleted = cur.rowcount
                 cur.execute(insert_sql, plan.params)
                 written = cur.rowcount
-                self._fault("before_commit", index)
+                self._fault("before_commit", shard.index)
                 conn.commit()
             else:
                 (upsert_sql,) = plan.statements
                 cur.execute(upsert_sql, plan.params)
                 # Doris reports loaded rows: new bars plus delete-sign rows for vanished ones.
                 written = cur.rowcount
-                self._fault("before_commit", index)
+                self._fault("before_commit", shard.index)
                 conn.commit()
-            self._fault("after_commit", index)
+            self._fault("after_commit", shard.index)
         except MySQLdb.Error as err:
             _rollback(conn)
-            raise classify_mysql_error(err, where=f"chunk {index} [{plan.params['window_start']}, "
-                                               f"{plan.params['window_end']})") from err
+            raise classify_mysql_error(err, where=shard.describe()) from err
         except BaseException:
             _rollback(conn)
             raise
         finally:
             cur.close()
-        return ChunkResult(index=index, start="", end="", bars_written=max(written, 0),
+        return ShardResult(index=shard.index, start=iso_z(shard.start), end=iso_z(shard.end),
+                           commodity_codes=list(shard.commodity_codes), bars_written=max(written, 0),
                            bars_deleted=max(deleted, 0), seconds=round(time.monotonic() - started, 3))
 
     def _fault(self, stage: str, index: int) -> None:
@@ -219,4 +276,4 @@ def _rollback(conn: Any) -> None:
     try:
         conn.rollback()
     except Exception:
-        log.warning("rollback failed after a chunk error", exc_info=True)
+        log.warning("rollback failed after a shard error", exc_info=True)

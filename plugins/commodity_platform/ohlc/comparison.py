@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from commodity_platform.errors import ConfigError
+from commodity_platform.errors import ConfigError, classify_mysql_error
 from commodity_platform.ohlc.definition import apply_commodity_filter, commodity_filter_sql, format_sql_datetime
 from commodity_platform.ohlc.statements import spliced_sql
 from commodity_platform.window import to_naive_utc
@@ -166,10 +166,10 @@ def _cursor_rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, 
 
 def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Sequence[str] | None = None, *,
                  tolerance: float = DEFAULT_TOLERANCE, examples: int = 10,
-                 table: str = STORED_BARS_TABLE) -> OhlcComparison:
+                 table: str = STORED_BARS_TABLE, workers: int = 1) -> OhlcComparison:
     """Compare the bars stored in ``table`` with the bars the ticks define, over ``[start, end)``.
 
-    :param hook_or_conn: a hook with ``get_conn()`` (e.g. ``DorisHook``; the connection is opened and
+    :param hook_or_conn: a hook with ``get_conn()`` (e.g. ``DorisHook``; connections are opened and
         closed here) or an open DB-API connection (left open), connected to the platform database.
     :param start: inclusive, whole minute (UTC, naive or aware).
     :param end: exclusive, whole minute.
@@ -178,19 +178,70 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
         ``|expected - stored| > tolerance * max(1, |expected|)``; tick_count must match exactly.
     :param examples: how many problem bars to return in :attr:`OhlcComparison.examples`.
     :param table: the stored bars (a scratch table in tests and benchmarks).
+    :param workers: with a hook and more than one worker, the codes are split into that many groups
+        compared at once on their own connections (the backfill's sharding,
+        :mod:`commodity_platform.ohlc.shards`); the totals add up and the oldest examples are kept.
     :return: counts by kind and examples; ``result.ok`` is True when nothing differs.
     """
     start, end = to_naive_utc(start), to_naive_utc(end)
     sql, params = comparison_statement(start, end, codes=codes, tolerance=tolerance, examples=examples)
     statement = bind_table(sql, table)
     owns_conn = hasattr(hook_or_conn, "get_conn")
-    conn = hook_or_conn.get_conn() if owns_conn else hook_or_conn
     started = time.monotonic()
-    try:
-        rows = _cursor_rows(conn, statement, params)
-    finally:
-        if owns_conn:
-            conn.close()
-    result = OhlcComparison.from_rows(rows, start=start, end=end, elapsed_s=time.monotonic() - started)
+    if owns_conn and workers > 1:
+        result = _compare_sharded(hook_or_conn, start, end, codes, tolerance=tolerance, examples=examples,
+                                  table=table, workers=workers)
+        result.elapsed_s = time.monotonic() - started
+    else:
+        conn = hook_or_conn.get_conn() if owns_conn else hook_or_conn
+        try:
+            rows = _cursor_rows(conn, statement, params)
+        finally:
+            if owns_conn:
+                conn.close()
+        result = OhlcComparison.from_rows(rows, start=start, end=end, elapsed_s=time.monotonic() - started)
     log.info("OHLC comparison %s in %.3f s", result.summary(), result.elapsed_s)
     return result
+
+
+def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[str] | None, *,
+                     tolerance: float, examples: int, table: str, workers: int) -> OhlcComparison:
+    from commodity_platform.ohlc.shards import Shard, ShardsFailed, run_sharded, split_codes, window_codes
+
+    first = hook.get_conn()
+    try:
+        groups = split_codes(list(codes or []) or window_codes(first, start, end), workers)
+    except BaseException:
+        first.close()
+        raise
+    if not groups:  # no tick and no bar in the window: nothing can differ
+        first.close()
+        return OhlcComparison(start, end)
+    shards = [Shard(index=i + 1, start=start, end=end, commodity_codes=group) for i, group in enumerate(groups)]
+    spare = [first]
+
+    def work(holder: list[Any], shard: Shard) -> OhlcComparison:
+        if not holder:
+            holder.append(hook.get_conn())
+        sql, params = comparison_statement(start, end, codes=shard.commodity_codes, tolerance=tolerance,
+                                           examples=examples)
+        try:
+            rows = _cursor_rows(holder[0], bind_table(sql, table), params)
+        except Exception as err:  # lost connection: temporary; SQL errors: permanent
+            raise classify_mysql_error(err, where=shard.describe()) from err
+        return OhlcComparison.from_rows(rows, start=start, end=end)
+
+    def close(holder: list[Any]) -> None:
+        for conn in holder:
+            conn.close()
+
+    try:
+        outcomes = run_sharded(shards, work, workers=workers, open_worker=lambda: [spare.pop()] if spare else [],
+                               close_worker=close)
+    except ShardsFailed as failed:
+        raise failed.as_error(f"OHLC comparison of [{start}, {end})") from failed.failed[0].error
+    finally:
+        if spare:
+            first.close()
+    return OhlcComparison.merge([o.result for o in outcomes if o.result is not None], start=start, end=end,
+                                examples=examples, elapsed_s=0.0)

@@ -1,21 +1,25 @@
 """What the ``ohlc_backfill`` tasks do, kept out of the DAG file so it parses without touching anything.
 
-Each function takes plain values (Params, the data interval, a connection id) and returns JSON-friendly
-dicts for XCom. Permanent errors become ``AirflowFailException`` (no retry); temporary ones propagate so
-the task's retries with exponential backoff apply.
+Each function takes the run's Params (read through the DAG's one table, :data:`~.params.BACKFILL_PARAMS`),
+the data interval and a connection id, and returns JSON-friendly dicts for XCom. Permanent errors become
+``AirflowFailException`` (no retry); temporary ones propagate so the task's retries with backoff apply.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from commodity_platform.errors import PermanentError
+from commodity_platform.connections import DORIS_CONN_ID
+from commodity_platform.errors import PermanentError, classify_mysql_error
+from commodity_platform.ohlc.params import BACKFILL_PARAMS
 from commodity_platform.ohlc.window import check_known_codes, resolve_window
-from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window
+from commodity_platform.params import resolve_params
 from commodity_platform.task_errors import permanent_errors_fail_fast
 from commodity_platform.validation import cap_list
+from commodity_platform.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +30,12 @@ def _hook(conn_id: str) -> Any:
     return DorisHook(doris_conn_id=conn_id)
 
 
-def resolve_window_task(params: dict[str, Any], *, data_interval_start: datetime | None,
-                        data_interval_end: datetime | None, conn_id: str) -> dict[str, Any]:
+def resolve_window_task(params: Mapping[str, Any] | None, *, data_interval_start: datetime | None,
+                        data_interval_end: datetime | None, conn_id: str = DORIS_CONN_ID) -> dict[str, Any]:
     """Validate Params (or take the data interval) and check the codes exist; returns the window."""
     with permanent_errors_fail_fast():
-        window = resolve_window(params, data_interval_start=data_interval_start, data_interval_end=data_interval_end)
+        values = resolve_params(BACKFILL_PARAMS, params)
+        window = resolve_window(values, data_interval_start=data_interval_start, data_interval_end=data_interval_end)
         if window.commodity_codes:
             conn = _hook(conn_id).get_conn()
             try:
@@ -38,35 +43,40 @@ def resolve_window_task(params: dict[str, Any], *, data_interval_start: datetime
             except PermanentError:
                 raise
             except Exception as err:
-                from commodity_platform.errors import classify_mysql_error
-
                 raise classify_mysql_error(err, where="checking commodity_codes") from err
             finally:
                 conn.close()
-    chunk_minutes = int(params.get("chunk_minutes") or DEFAULT_CHUNK_MINUTES)
+        chunks = len(window.chunks(int(values["chunk_minutes"])))
     log.info("window [%s, %s) from %s, codes=%s: %d minutes in %d chunk(s)", window.start, window.end,
              window.source, cap_list(window.commodity_codes) if window.commodity_codes else "all", window.minutes,
-             len(window.chunks(chunk_minutes)))
+             chunks)
     return window.as_dict()
 
 
-def rebuild_task(window: dict[str, Any], *, conn_id: str, chunk_minutes: int = DEFAULT_CHUNK_MINUTES) -> dict[str, Any]:
-    """Rewrite the window's bars in the warehouse (Doris idiom on Doris, a transaction elsewhere)."""
-    from commodity_platform.errors import classify_mysql_error
+def rebuild_task(window: dict[str, Any], params: Mapping[str, Any] | None, *,
+                 conn_id: str = DORIS_CONN_ID) -> dict[str, Any]:
+    """Rewrite the window's bars in the warehouse (Doris idiom on Doris, a transaction elsewhere), shard by
+    shard on ``parallel_workers`` connections."""
     from commodity_platform.ohlc.backfill import OhlcBackfill
+    from commodity_platform.ohlc.shards import resolve_workers
 
     hook = _hook(conn_id)
     with permanent_errors_fail_fast():
+        values = resolve_params(BACKFILL_PARAMS, params)
         try:
             doris = hook.is_doris()
         except Exception as err:
             raise classify_mysql_error(err, where=f"connecting to {conn_id}") from err
-        report = OhlcBackfill(hook.get_conn, doris=doris, chunk_minutes=chunk_minutes).run(Window.from_dict(window))
-    return report.summary()
+        workers = resolve_workers(values["parallel_workers"], doris=doris)
+        report = OhlcBackfill(hook.get_conn, doris=doris, chunk_minutes=int(values["chunk_minutes"]),
+                              workers=workers).run(Window.from_dict(window))
+    return report.as_dict()
 
 
-def verify_task(window: dict[str, Any], *, conn_id: str, tolerance: float = 1e-6) -> dict[str, Any]:
-    """Re-validate the rewritten window with the data-quality DAG's OHLC comparison (missing/extra/different).
+def verify_task(window: dict[str, Any], *, conn_id: str = DORIS_CONN_ID, tolerance: float = 1e-6,
+                workers: int = 1) -> dict[str, Any]:
+    """Re-validate the rewritten window with the data-quality DAG's OHLC comparison (missing/extra/different),
+    sharded by code over ``workers`` connections like the rebuild.
 
     Uses :func:`commodity_platform.ohlc.comparison.compare_bars` -- the same query the streaming_data_quality
     DAG runs, itself built on the shared bar definition -- so "backfilled" and "correct" mean the same.
@@ -76,7 +86,7 @@ def verify_task(window: dict[str, Any], *, conn_id: str, tolerance: float = 1e-6
     win = Window.from_dict(window)
     with permanent_errors_fail_fast():
         result = compare_bars(_hook(conn_id), win.start, win.end, list(win.commodity_codes) or None,
-                              tolerance=tolerance, examples=5)
+                              tolerance=tolerance, examples=5, workers=workers)
         if not result.ok:
             raise PermanentError(
                 f"bars of [{window['start']}, {window['end']}) do not match the ticks after the rebuild: "
@@ -85,3 +95,11 @@ def verify_task(window: dict[str, Any], *, conn_id: str, tolerance: float = 1e-6
             )
     log.info("verified: %s", result.summary())
     return {"ok": True, "checked_in_seconds": round(result.elapsed_s, 3)}
+
+
+def asset_extra(window: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """What the ``price_1min_agg`` asset event says about this rebuild."""
+    return {
+        "start": window["start"], "end": window["end"], "commodity_codes": window["commodity_codes"],
+        "bars_written": report["bars_written"], "bars_deleted": report["bars_deleted"], "source": "ohlc_backfill",
+    }

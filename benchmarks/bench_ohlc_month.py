@@ -1,0 +1,181 @@
+"""Benchmark (opt-in, minutes): a month of bars at once -- 31 days x 20 commodities, ~31 million ticks.
+
+Goal (issue 16 point 2): the backfill of the month takes < 60 s on this machine, with the peak memory
+(RSS) of the process doing it flat (no tick enters Python: the bars are computed inside the warehouse),
+and the time per day compared with a one-day run on the same table (linear within 10 %).
+
+Steps, each timed apart: generate the ticks with ``sandbox.ticks`` (day by day, so the generator's own
+memory stays at one day) and load them (LOAD DATA LOCAL INFILE); then, in a fresh child process each (its
+peak RSS read from ``wait4``): the one-day backfill (a day in the middle of the month, default chunks),
+the month backfill (one chunk per shard: the sandbox has no partitions, so each statement scans the whole
+tick table, see ``include/sql/ohlc``), the month's OHLC check, and the bare single-statement aggregate scan of
+the month as the baseline of the same run. Everything runs on a private sandbox (``Sandbox("bench-month")``)
+that is dropped afterwards.
+
+``./dev bench`` skips it (it prints how to run it); run it with::
+
+    .venv/bin/python benchmarks/bench_ohlc_month.py --run [--days 31] [--ticks-per-day 1000000] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT), str(ROOT / "benchmarks")]
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="ohlc-month-bench-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+import logging  # noqa: E402
+
+from commodity_platform.ohlc.shards import default_workers  # noqa: E402
+from sandbox.services import DORIS_DATABASE, Sandbox  # noqa: E402
+from sandbox.ticks import Faults, generate_ticks, load_ticks  # noqa: E402
+
+MONTH_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+# The child process: only what a worker's rebuild task does (no Airflow import, whose memory would hide
+# the backfill's), connected to the sandbox through the environment.
+CHILD = r"""
+import json, os, sys, time
+from datetime import datetime, timezone
+sys.path[:0] = [os.environ["BENCH_ROOT"] + "/plugins", os.environ["BENCH_ROOT"]]
+import MySQLdb
+from commodity_platform.ohlc.backfill import OhlcBackfill
+from commodity_platform.ohlc.comparison import compare_bars
+from commodity_platform.window import Window, parse_utc
+
+class Hook:
+    def get_conn(self):
+        return MySQLdb.connect(host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), user="airflow",
+                               passwd=os.environ["BENCH_PASSWORD"], db=os.environ["BENCH_DB"], autocommit=True)
+
+start = parse_utc(os.environ["BENCH_START"], field_name="start")
+end = parse_utc(os.environ["BENCH_END"], field_name="end")
+workers, chunk = int(os.environ["BENCH_WORKERS"]), int(os.environ["BENCH_CHUNK"])
+began = time.perf_counter()
+if os.environ["BENCH_WHAT"] == "backfill":
+    out = OhlcBackfill(Hook().get_conn, doris=False, workers=workers, chunk_minutes=chunk).run(Window(start, end))
+    result = {"bars_written": out.bars_written, "shards": len(out.shards)}
+elif os.environ["BENCH_WHAT"] == "check":
+    out = compare_bars(Hook(), start, end, workers=workers)
+    result = {"ok": out.ok, "mismatched_bars": out.mismatched_bars}
+else:
+    sys.path.insert(0, os.environ["BENCH_ROOT"] + "/benchmarks")
+    from bare_scan import run_bare_scan
+    conn = Hook().get_conn()
+    fmt = "%Y-%m-%d %H:%M:%S"
+    result = {"groups": run_bare_scan(conn, {"window_start": start.strftime(fmt), "window_end": end.strftime(fmt)})}
+    conn.close()
+result["seconds"] = time.perf_counter() - began
+# VmHWM: the peak RSS of this process image (ru_maxrss would carry the forking parent's peak over exec).
+hwm_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+result["peak_rss_mib"] = hwm_kib / 1024
+print(json.dumps(result))
+"""
+
+
+def child_run(sandbox: Sandbox, what: str, start: datetime, end: datetime, *, workers: int = 1,
+              chunk_minutes: int = 1440) -> dict[str, Any]:
+    """Run one case in a fresh process; returns its JSON result plus wall seconds and peak RSS (MiB)."""
+    env = {**os.environ, "BENCH_ROOT": str(ROOT), "BENCH_PORT": str(sandbox.mariadb_port),
+           "BENCH_PASSWORD": sandbox.password, "BENCH_DB": DORIS_DATABASE, "BENCH_WHAT": what,
+           "BENCH_START": start.isoformat(), "BENCH_END": end.isoformat(), "BENCH_WORKERS": str(workers),
+           "BENCH_CHUNK": str(chunk_minutes)}
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed: {stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["wall_s"] = wall
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="store_true", help="really run it (it takes minutes)")
+    parser.add_argument("--days", type=int, default=31)
+    parser.add_argument("--ticks-per-day", type=int, default=1_000_000)
+    parser.add_argument("--commodities", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=default_workers(doris=False),
+                        help="parallel_workers of the runs (default: this machine's cores)")
+    args = parser.parse_args()
+    if not args.run and os.environ.get("OHLC_BENCH_MONTH") != "1":
+        print("skipped: the month benchmark takes minutes; run it with "
+              "`.venv/bin/python benchmarks/bench_ohlc_month.py --run` (or OHLC_BENCH_MONTH=1 ./dev bench)")
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+    end = MONTH_START + timedelta(days=args.days)
+    month_minutes = args.days * 24 * 60
+
+    with Sandbox("bench-month") as sandbox:
+        sandbox.drop_database()
+        os.environ.update(sandbox.connection_env())
+        from commodity_platform.doris.tasks import run_migrations
+
+        run_migrations(installed_by="bench")
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", port=sandbox.mariadb_port, user="airflow", passwd=sandbox.password,
+                               db=DORIS_DATABASE, local_infile=1, autocommit=True)
+        generate_s = load_s = 0.0
+        total = 0
+        for day in range(args.days):
+            lower = MONTH_START + timedelta(days=day)
+            began = time.monotonic()
+            ticks = generate_ticks(lower, lower + timedelta(days=1), n_ticks=args.ticks_per_day,
+                                   commodities=args.commodities, faults=Faults.realistic(), seed=2026 + day)
+            generate_s += time.monotonic() - began
+            load_s += load_ticks(conn, ticks)
+            total += len(ticks)
+        conn.cursor().execute("ANALYZE TABLE energy_prices_rt")
+        conn.close()
+        print(f"generated {total:,} ticks ({args.days} days x {args.commodities} commodities, realistic faults) in "
+              f"{generate_s:.1f} s; loaded (LOAD DATA LOCAL INFILE, day by day) in {load_s:.1f} s")
+
+        middle = MONTH_START + timedelta(days=args.days // 2)
+        results: dict[str, dict[str, Any]] = {}
+        steps = [
+            ("bare scan, month", lambda: child_run(sandbox, "bare", MONTH_START, end)),
+            ("backfill, one day", lambda: child_run(sandbox, "backfill", middle, middle + timedelta(days=1),
+                                                    workers=args.workers)),
+            ("backfill, month", lambda: child_run(sandbox, "backfill", MONTH_START, end, workers=args.workers,
+                                                  chunk_minutes=month_minutes)),
+            ("OHLC check, month", lambda: child_run(sandbox, "check", MONTH_START, end, workers=args.workers)),
+        ]
+        for name, step in steps:
+            results[name] = step()
+            print(f"{name:<20} {results[name]['wall_s']:8.2f} s  {json.dumps(results[name])}")
+
+        bare = results["bare scan, month"]["wall_s"]
+        month = results["backfill, month"]["wall_s"]
+        day = results["backfill, one day"]["wall_s"]
+        per_day = month / args.days
+        print(f"\nmonth backfill: {month:.1f} s ({'met' if month < 60 else 'NOT met'}: goal < 60 s), "
+              f"{month / bare:.2f}x the bare scan of the month ({bare:.1f} s), {args.workers} workers")
+        print(f"time per day in the month run {per_day:.2f} s vs the one-day run {day:.2f} s: "
+              f"{per_day / day:.2f}x (linear within 10 % means 0.90-1.10x)")
+        print(f"OHLC check of the month: {results['OHLC check, month']['wall_s']:.1f} s, "
+              f"{results['OHLC check, month']['wall_s'] / bare:.2f}x the bare scan; ok="
+              f"{results['OHLC check, month'].get('ok')}")
+        print("peak RSS of the process running each step (MiB, its VmHWM): "
+              + ", ".join(f"{k}: {v['peak_rss_mib']:.0f}" for k, v in results.items()))
+        print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} at the end")
+        sandbox.drop_database()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

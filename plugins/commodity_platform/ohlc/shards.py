@@ -1,0 +1,179 @@
+"""Shards: the pieces of a window the warehouse scans independently, and running them on N connections.
+
+A rebuild (and the OHLC comparison) is cut twice:
+
+* **in time**, at the ``chunk_minutes`` boundaries (UTC midnights by default): on Doris a day chunk is one
+  daily partition of ``energy_prices_rt``, so each statement reads only its partition;
+* **by commodity code** into ``workers`` groups over the ``(commodity_code, event_time)`` key (Doris'
+  sort key and hash distribution; the sandbox's ``doris_sort_key`` index), so the groups can run at the
+  same time on separate connections.
+
+Why codes and not finer time slices for parallelism: the sandbox MariaDB has no partitions, so *every*
+statement scans the whole tick table whatever its time range; cutting the window into more statements
+than connections only adds scans. With ``workers`` code groups per chunk, each connection scans once per
+chunk and aggregates only its codes. MariaDB runs one statement on one thread, so this is the only way
+it uses a second core; Doris already parallelises one statement over its buckets, hence one worker there
+by default (:func:`default_workers`).
+
+Each shard is exact on its own: it rewrites exactly the bars of its codes in its time range (the codes
+are discovered from both the ticks and the stored bars of the window, :func:`window_codes`, so a bar
+whose minute lost all its ticks is deleted by the shard of its code).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
+from commodity_platform.ohlc.definition import format_sql_datetime
+from commodity_platform.paths import SQL_DIR
+from commodity_platform.validation import cap_list
+from commodity_platform.window import Window, iso_z
+
+log = logging.getLogger(__name__)
+
+WINDOW_CODES_SQL = SQL_DIR / "ohlc" / "window_codes.sql"
+#: Upper bound of the ``parallel_workers`` Param: each worker holds one warehouse connection.
+MAX_WORKERS = 32
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``[start, end)`` of the codes ``commodity_codes`` (empty: every code), numbered from 1."""
+
+    index: int
+    start: datetime
+    end: datetime
+    commodity_codes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        codes = cap_list(list(self.commodity_codes)) if self.commodity_codes else "all codes"
+        return f"shard {self.index} [{iso_z(self.start)}, {iso_z(self.end)}) {codes}"
+
+
+def default_workers(*, doris: bool) -> int:
+    """Connections a run uses when the Param leaves it to the machine: 1 on Doris (it parallelises one
+    statement itself), else the cores of this worker machine (the sandbox's MariaDB runs on it)."""
+    return 1 if doris else max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def resolve_workers(requested: int | None, *, doris: bool) -> int:
+    """The Param value (``0``/``None``: :func:`default_workers`), validated."""
+    if requested is None or requested == 0:
+        return default_workers(doris=doris)
+    if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= MAX_WORKERS:
+        raise ConfigError(f"parallel_workers: expected 0 (automatic) or 1..{MAX_WORKERS}, got {requested!r}")
+    return requested
+
+
+def split_codes(codes: Sequence[str], groups: int) -> list[tuple[str, ...]]:
+    """``codes`` dealt round-robin into at most ``groups`` non-empty groups (sorted, so runs are repeatable)."""
+    ordered = sorted(set(codes))
+    groups = max(1, min(groups, len(ordered)))
+    return [tuple(ordered[i::groups]) for i in range(groups)] if ordered else []
+
+
+def plan_shards(window: Window, *, chunk_minutes: int, code_groups: Sequence[tuple[str, ...]] | None) -> list[Shard]:
+    """Every chunk of the window crossed with every code group (``None``: one shard per chunk, all codes)."""
+    groups: Sequence[tuple[str, ...]] = code_groups if code_groups is not None else [window.commodity_codes]
+    shards = []
+    for lower, upper in window.chunks(chunk_minutes):
+        for codes in groups:
+            shards.append(Shard(index=len(shards) + 1, start=lower, end=upper, commodity_codes=tuple(codes)))
+    return shards
+
+
+def window_codes(conn: Any, start: datetime, end: datetime) -> list[str]:
+    """Codes with a valid-looking tick or a stored bar in ``[start, end)`` (see ``window_codes.sql``)."""
+    try:
+        sql = "\n".join(line for line in WINDOW_CODES_SQL.read_text(encoding="utf-8").splitlines()
+                        if line.strip() and not line.lstrip().startswith("--")).rstrip().rstrip(";")
+    except OSError as err:
+        raise ConfigError(f"cannot read {WINDOW_CODES_SQL}: {err}") from err
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, {"window_start": format_sql_datetime(start), "window_end": format_sql_datetime(end)})
+        return sorted({row[0] for row in cur.fetchall()})
+    finally:
+        cur.close()
+
+
+@dataclass
+class ShardOutcome(Generic[T]):
+    shard: Shard
+    result: T | None = None
+    error: BaseException | None = None
+
+
+class ShardsFailed(Exception):
+    """Some shards failed; the others completed. Carries both so the caller can report them."""
+
+    def __init__(self, failed: list[ShardOutcome[Any]], completed: list[ShardOutcome[Any]]) -> None:
+        self.failed, self.completed = failed, completed
+        names = "; ".join(f"{o.shard.describe()}: {o.error}" for o in failed[:5])
+        more = f"; +{len(failed) - 5} more" if len(failed) > 5 else ""
+        super().__init__(f"{len(failed)} of {len(failed) + len(completed)} shard(s) failed ({names}{more}); "
+                         f"the other {len(completed)} completed")
+
+    def as_error(self, what: str) -> Exception:
+        """PermanentError if any shard failed permanently (a retry cannot help), else TemporaryError."""
+        permanent = any(not isinstance(o.error, TemporaryError) for o in self.failed)
+        return (PermanentError if permanent else TemporaryError)(f"{what}: {self}")
+
+
+def run_sharded(shards: Sequence[Shard], work: Callable[[Any, Shard], T], *, workers: int,
+                open_worker: Callable[[], Any], close_worker: Callable[[Any], None]) -> list[ShardOutcome[T]]:
+    """Run ``work(state, shard)`` for every shard on ``workers`` threads; each thread has its own ``state``
+    (a connection holder from ``open_worker``, closed with ``close_worker``).
+
+    Every shard runs even when another fails (a failed shard leaves the others done); outcomes come back in
+    shard order. Raises :class:`ShardsFailed` if any failed. One worker runs inline, without a thread.
+    """
+    todo: queue.SimpleQueue[Shard] = queue.SimpleQueue()
+    for shard in shards:
+        todo.put(shard)
+    outcomes: dict[int, ShardOutcome[T]] = {}
+    lock = threading.Lock()
+
+    def drain() -> None:
+        state = open_worker()
+        try:
+            while True:
+                try:
+                    shard = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome: ShardOutcome[T] = ShardOutcome(shard, result=work(state, shard))
+                except Exception as err:  # recorded and named; the other shards go on
+                    log.error("%s failed: %s", shard.describe(), err)
+                    outcome = ShardOutcome(shard, error=err)
+                with lock:
+                    outcomes[shard.index] = outcome
+        finally:
+            close_worker(state)
+
+    count = max(1, min(workers, len(shards)))
+    if count == 1:
+        drain()
+    else:
+        threads = [threading.Thread(target=drain, name=f"ohlc-shard-worker-{i + 1}", daemon=True)
+                   for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    ordered = [outcomes[s.index] for s in shards if s.index in outcomes]
+    failed = [o for o in ordered if o.error is not None]
+    if failed:
+        raise ShardsFailed(failed, [o for o in ordered if o.error is None])
+    return ordered
