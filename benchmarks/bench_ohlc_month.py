@@ -132,6 +132,13 @@ def main() -> int:
                                db=DORIS_DATABASE, local_infile=1, autocommit=True)
         generate_s = load_s = 0.0
         total = 0
+        # Bulk-load idiom: the sort-key index is dropped for the load and rebuilt once afterwards (a sorted
+        # build instead of 31 million random index inserts); the table ends exactly as the migration made it.
+        cur = conn.cursor()
+        cur.execute("SHOW CREATE TABLE energy_prices_rt")
+        (key_line,) = [line.strip().rstrip(",") for line in cur.fetchone()[1].splitlines()
+                       if line.strip().startswith("KEY `doris_sort_key`")]
+        cur.execute("ALTER TABLE energy_prices_rt DROP INDEX doris_sort_key")
         for day in range(args.days):
             lower = MONTH_START + timedelta(days=day)
             began = time.monotonic()
@@ -140,7 +147,10 @@ def main() -> int:
             generate_s += time.monotonic() - began
             load_s += load_ticks(conn, ticks)
             total += len(ticks)
-        conn.cursor().execute("ANALYZE TABLE energy_prices_rt")
+        began = time.monotonic()
+        cur.execute(f"ALTER TABLE energy_prices_rt ADD {key_line}")
+        cur.execute("ANALYZE TABLE energy_prices_rt")
+        load_s += time.monotonic() - began
         conn.close()
         print(f"generated {total:,} ticks ({args.days} days x {args.commodities} commodities, realistic faults) in "
               f"{generate_s:.1f} s; loaded (LOAD DATA LOCAL INFILE, day by day) in {load_s:.1f} s")

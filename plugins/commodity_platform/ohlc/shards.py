@@ -102,7 +102,7 @@ def window_codes(conn: Any, start: datetime, end: datetime) -> list[str]:
     cur = conn.cursor()
     try:
         cur.execute(sql, {"window_start": format_sql_datetime(start), "window_end": format_sql_datetime(end)})
-        return sorted({row[0] for row in cur.fetchall()})
+        return sorted({row[0] for row in cur.fetchall() if row[0]})  # NULL and '' make no bar
     finally:
         cur.close()
 
