@@ -350,7 +350,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
         # The connection form's Test button (and POST /api/v2/connections/test); Airflow's default is Disabled.
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        # plugins: the product package; the project root: the top-level ``sandbox`` package, which the sandbox's
+        # Airflow itself imports (live_airflow's SQL_ALCHEMY_CONNECT_ARGS names sandbox.live_airflow).
         "PYTHONPATH": os.pathsep.join(
-            p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p
+            p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
