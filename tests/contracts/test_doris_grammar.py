@@ -5,9 +5,10 @@ it, so a new statement is checked without touching this file:
 
 * the migrator and the Routine Load reconciler run against the fake FE (tests/doris/fake_doris.py) through
   every path (new server, CREATE ROUTINE LOAD, PAUSE/ALTER/RESUME with and without a topic change, RESUME
-  of a paused job, SHOW ALTER TABLE polls); what the fake receives, parameters rendered as MySQLdb renders
-  them, is what Doris would receive: bootstrap, migrations with placeholders filled, schema_history rows,
-  information_schema reads, USE, SHOW [ALL] ROUTINE LOAD;
+  of a paused job, PAUSE/STOP/CREATE-from-progress for a changed column mapping, SHOW ALTER TABLE polls);
+  what the fake receives, parameters rendered as MySQLdb renders them, is what Doris would receive:
+  bootstrap, migrations with placeholders filled, schema_history rows, information_schema reads, USE,
+  SHOW [ALL] ROUTINE LOAD;
 * the data-quality checks run through Great Expectations on the sandbox warehouse with GX's last step
   (executing the final SQL) replaced by a recorder: the queries come out exactly as GX wrapped them
   (``(SELECT * FROM <table>) AS subselect``, or the caller's alias for JOIN queries), in Doris mode;
@@ -78,6 +79,13 @@ def migrator_statements(tmp_path: Path) -> list[Statement]:
     _reconcile(_migrator(server, changed, kafka_broker_list="kafka-0:9092"))  # ALTER with a new topic
     server.routine_loads["rl_weather_events_rt"]["State"] = "PAUSED"
     _reconcile(_migrator(server, changed, kafka_broker_list="kafka-0:9092"))  # RESUME of a paused job
+    server.produce("weather-events", 5)
+    weather = changed / "R__routine_load_weather_events_rt.sql"
+    weather.write_text(weather.read_text().replace("source = 'NOAA',", "source = 'NOAA_CDO',"))
+    # A new column mapping: PAUSE / STOP / CREATE with kafka_partitions and kafka_offsets (Doris 2.1 cannot
+    # ALTER COLUMNS).
+    _reconcile(_migrator(server, changed, kafka_broker_list="kafka-0:9092"))
+    assert any(sql.startswith("CREATE ROUTINE LOAD") and '"kafka_offsets" = "5"' in sql for sql in server.sent)
     return [Statement("migrations/routine loads", sql) for sql in server.sent]
 
 
@@ -209,6 +217,7 @@ def test_every_statement_the_project_sends_to_doris_parses_with_dorises_grammar(
     assert sources <= origins, origins
     kinds = {statement_kind(s.sql) for s in unique}
     for expected in ("CREATE ROUTINE LOAD", "ALTER ROUTINE LOAD", "PAUSE ROUTINE LOAD", "RESUME ROUTINE LOAD",
+                     "STOP ROUTINE LOAD",
                      "SHOW ALL ROUTINE", "SHOW ROUTINE LOAD", "SHOW ALTER TABLE", "CREATE TABLE IF",
                      "CREATE DATABASE IF", "CREATE MATERIALIZED VIEW", "INSERT INTO PRICE_", "INSERT INTO DQ_RESULTS",
                      "USE COMMODITY_REALTIME", "SELECT"):

@@ -23,8 +23,30 @@ replaces the job's progress with an empty one (apache/doris ``KafkaRoutineLoadJo
 
 ``ALTER ROUTINE LOAD`` can change only some properties (Doris docs: desired_concurrent_number,
 max_error_number, max_filter_ratio, max_batch_*, jsonpaths, json_root, strip_outer_array, strict_mode,
-timezone, and the Kafka broker list, topic and ``property.*``). The column mapping, target table and
-format cannot change in place; such a change needs a new job (a new ``R__`` file with a new job name).
+timezone, and the Kafka broker list, topic and ``property.*``). In Doris 2.1 it takes no load properties at
+all (apache/doris ``AlterRoutineLoadStmt(labelName, jobProperties, dataSourceProperties)``; COLUMNS/WHERE
+in ALTER came with the later Nereids ``#alterRoutineLoad`` rule), so a changed column mapping (COLUMNS),
+filter (WHERE, PRECEDING FILTER), PARTITION, target table or format cannot be sent as an ALTER. The live
+job's load properties are read from the ``JobProperties`` JSON column of SHOW ROUTINE LOAD
+(``RoutineLoadJob.jobPropertiesToJsonString``: ``columnToColumnExpr`` = the COLUMNS descs joined by ",",
+each ``name[=expr.toSql()]``; ``whereExpr``, ``precedingFilter``, ``partitions``; "*" when absent) and
+compared with the definition's, independent of quoting, case and parentheses. When they differ the job is
+recreated under the same name, from where the old one stopped:
+
+1. PAUSE (Doris aborts the running tasks' transactions, so the progress read next is final);
+2. SHOW ROUTINE LOAD again for the paused job's ``Progress`` (KafkaProgress: partition -> the *last
+   consumed* offset, i.e. the next one minus 1; ``OFFSET_ZERO`` when nothing was consumed from offset 0);
+3. STOP (a name is reusable only once its job is in a final state: ``RoutineLoadManager.isNameUsed``
+   refuses "Name .. already used in db .." while a NEED_SCHEDULE/RUNNING/PAUSED job has it);
+4. CREATE the definition with ``"kafka_partitions"``/``"kafka_offsets"`` = each partition's next offset, so
+   no message is skipped (OFFSET_END would skip the backlog) nor loaded twice (the shown offset itself
+   would load one message per partition again).
+
+A job created with ``kafka_partitions`` consumes exactly those partitions (``KafkaRoutineLoadJob``: no
+periodic partition discovery for custom partitions): partitions added to the topic later need the job
+recreated (change its R__ file). The same resume applies when a job is found STOPPED or CANCELLED with the
+definition's topic: the new job continues from the old job's progress instead of ``kafka_default_offsets``,
+which also covers a run that failed between STOP and CREATE.
 """
 
 from __future__ import annotations
@@ -36,6 +58,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+import sqlglot
+from sqlglot import exp
 
 from commodity_platform.errors import ConfigError, PermanentError
 from commodity_platform.paths import SQL_DIR
@@ -92,6 +117,118 @@ def live_topic(job: dict[str, Any]) -> str:
     return str(topic)
 
 
+def _json_column(job: dict[str, Any], column: str) -> dict[str, Any] | None:
+    """A JSON object column of a SHOW ROUTINE LOAD row, or None when absent or not an object."""
+    try:
+        value = json.loads(job.get(column) or "null")
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+#: What KafkaProgress shows for a partition with nothing committed yet (getReadableProgress).
+_NAMED_OFFSETS = {"OFFSET_ZERO": "0", "OFFSET_BEGINNING": "OFFSET_BEGINNING", "OFFSET_END": "OFFSET_END"}
+
+
+def resume_offsets(job: dict[str, Any]) -> dict[int, str]:
+    """Partition -> the offset a new job must start at to continue where ``job`` stopped.
+
+    SHOW ROUTINE LOAD's ``Progress`` shows the last *consumed* offset per partition (KafkaProgress keeps the
+    next one and shows it minus 1), or OFFSET_ZERO / OFFSET_BEGINNING / OFFSET_END before anything was
+    committed; CREATE's ``kafka_offsets`` takes the next offset to read (or OFFSET_BEGINNING / OFFSET_END).
+    An empty progress (the job never consumed) gives {}: the definition's default offsets apply.
+    """
+    progress = _json_column(job, "Progress")
+    if progress is None:
+        raise PermanentError(
+            f"routine load {job.get('Name')}: unreadable Progress in SHOW ROUTINE LOAD ({job.get('Progress')!r}); "
+            "refusing to recreate it without knowing where it stopped"
+        )
+    offsets: dict[int, str] = {}
+    for partition, shown in progress.items():
+        try:
+            offsets[int(partition)] = _NAMED_OFFSETS.get(str(shown)) or str(int(shown) + 1)
+        except ValueError as err:
+            raise PermanentError(
+                f"routine load {job.get('Name')}: Progress partition {partition!r} has offset {shown!r}, "
+                "which is neither a number nor OFFSET_ZERO/OFFSET_BEGINNING/OFFSET_END"
+            ) from err
+    return dict(sorted(offsets.items()))
+
+
+#: The load-property keys of SHOW ROUTINE LOAD's JobProperties, "*" meaning "not given".
+LOAD_PROPERTY_KEYS = ("columnToColumnExpr", "whereExpr", "precedingFilter", "partitions")
+_NOT_GIVEN = "*"
+
+
+def canonical_expressions(text: str) -> str | None:
+    """A comma-separated list of expressions (``a, b = f(c)``) in one form for comparison: the syntax tree
+    (Doris dialect) with parentheses dropped (the tree keeps the precedence) and identifiers unquoted and
+    lower-cased (Doris column names are case-insensitive; its Expr.toSql back-quotes them and parenthesises
+    predicates). None when it does not parse."""
+    if text == _NOT_GIVEN:
+        return text
+    try:
+        tree = sqlglot.parse_one(f"SELECT {text}", read="doris")
+    except sqlglot.errors.SqlglotError:
+        return None
+    for paren in list(tree.find_all(exp.Paren)):
+        paren.replace(paren.this)
+    for identifier in tree.find_all(exp.Identifier):
+        identifier.set("this", identifier.name.lower())
+        identifier.set("quoted", False)
+    for function in tree.find_all(exp.Anonymous):  # functions sqlglot does not know: names are case-insensitive
+        function.set("this", function.name.lower())
+    return repr(tree)  # the tree, not its SQL text: without the parentheses only the tree keeps the precedence
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at commas outside parentheses and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote and text[i - 1] != "\\" else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+_LOAD_PROPERTY_RE = re.compile(
+    r"^(?:(?P<columns>COLUMNS)\s*\((?P<columns_body>.*)\)|(?P<where>WHERE)\s+(?P<where_body>.*)"
+    r"|PRECEDING\s+FILTER\s+(?P<filter_body>.*)|(?:TEMPORARY\s+)?PARTITIONS?\s*\((?P<partitions_body>.*)\))$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def parse_load_properties(clause: str, *, where: str) -> dict[str, str]:
+    """JobProperties-style load properties (LOAD_PROPERTY_KEYS) of a CREATE ROUTINE LOAD's clause between
+    ``ON <table>`` and ``PROPERTIES``; a load property this reconciler does not model (COLUMNS TERMINATED BY,
+    DELETE ON, ORDER BY) is a ConfigError rather than something silently left unchecked."""
+    props = dict.fromkeys(LOAD_PROPERTY_KEYS, _NOT_GIVEN)
+    for part in _split_top_level(clause):
+        match = _LOAD_PROPERTY_RE.match(part)
+        if not match:
+            raise ConfigError(f"{where}: load property {part[:60]!r} is not one the reconciler can compare "
+                              "with a live job (COLUMNS, WHERE, PRECEDING FILTER, PARTITION)")
+        if match.group("columns"):
+            props["columnToColumnExpr"] = ",".join(_split_top_level(match.group("columns_body")))
+        elif match.group("where"):
+            props["whereExpr"] = match.group("where_body").strip()
+        elif match.group("filter_body") is not None:
+            props["precedingFilter"] = match.group("filter_body").strip()
+        else:
+            props["partitions"] = ",".join(p.strip("` ") for p in _split_top_level(match.group("partitions_body")))
+    return props
+
+
 _BLOCK_RE = re.compile(r"\b(?P<kind>PROPERTIES|FROM\s+KAFKA)\s*\(", re.IGNORECASE)
 _PAIR_RE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)"')
 
@@ -126,20 +263,68 @@ class RoutineLoadDefinition:
     source_properties: dict[str, str]
     checksum: str
     script: str
+    load_properties: dict[str, str] = field(default_factory=lambda: dict.fromkeys(LOAD_PROPERTY_KEYS, _NOT_GIVEN))
 
     @classmethod
     def from_migration(cls, migration: PreparedMigration) -> RoutineLoadDefinition:
         stmt = migration.statements[0]
         where = migration.file.script
+        table = stmt.table or ""
+        on_table = re.search(rf"\bON\s+`?{re.escape(table)}`?", stmt.sql, re.IGNORECASE)
+        properties = _BLOCK_RE.search(stmt.sql)
+        if not on_table or not properties or properties.start() < on_table.end():
+            raise ConfigError(f"{where}: expected CREATE ROUTINE LOAD <db>.<job> ON {table} [load properties] "
+                              "PROPERTIES (...) FROM KAFKA (...)")
         return cls(
             job=stmt.object_name or "",
-            table=stmt.table or "",
+            table=table,
             create_sql=stmt.sql,
             job_properties=dict(_PAIR_RE.findall(_block(stmt.sql, "PROPERTIES", where=where))),
             source_properties=dict(_PAIR_RE.findall(_block(stmt.sql, "FROM KAFKA", where=where))),
             checksum=migration.rendered_checksum,
             script=where,
+            load_properties=parse_load_properties(stmt.sql[on_table.end():properties.start()], where=where),
         )
+
+    def not_alterable_changes(self, job: dict[str, Any]) -> list[str]:
+        """What differs between this definition and the live ``job`` that Doris 2.1 cannot ALTER: the target
+        table, the format and the load properties. A JobProperties column that is missing or unreadable counts
+        as different (recreating keeps the offsets; leaving a stale mapping in place would not be noticed)."""
+        changes = []
+        if str(job.get("TableName") or "") != self.table:
+            changes.append(f"table {job.get('TableName')} -> {self.table}")
+        live = _json_column(job, "JobProperties")
+        if live is None:
+            return [*changes, f"JobProperties unreadable ({job.get('JobProperties')!r})"]
+        wanted_format = self.job_properties.get("format", "csv").lower()
+        if str(live.get("format", wanted_format)).lower() != wanted_format:
+            changes.append(f"format {live.get('format')} -> {wanted_format}")
+        for key in LOAD_PROPERTY_KEYS:
+            desired, current = self.load_properties[key], str(live.get(key, _NOT_GIVEN))
+            if key == "partitions":
+                same = {p.strip() for p in desired.split(",")} == {p.strip() for p in current.split(",")}
+            else:
+                wanted = canonical_expressions(desired)
+                same = wanted is not None and wanted == canonical_expressions(current)
+            if not same:
+                changes.append(f"{key} {current!r} -> {desired!r}")
+        return changes
+
+    def create_sql_resuming(self, offsets: dict[int, str]) -> str:
+        """The CREATE statement, starting each of ``offsets``' partitions at its offset (FROM KAFKA
+        ``kafka_partitions`` / ``kafka_offsets``, which take precedence over ``kafka_default_offsets``)."""
+        if not offsets:
+            return self.create_sql
+        pinned = {"kafka_partitions", "kafka_offsets"} & set(self.source_properties)
+        if pinned:
+            raise ConfigError(f"{self.script}: sets {sorted(pinned)}; the reconciler cannot resume the job "
+                              "from its live progress as well")
+        source = next(m for m in _BLOCK_RE.finditer(self.create_sql) if m.group("kind").upper() != "PROPERTIES")
+        resume = (
+            f'\n    "kafka_partitions" = "{",".join(str(p) for p in offsets)}",'
+            f'\n    "kafka_offsets" = "{",".join(offsets.values())}",'
+        )
+        return self.create_sql[: source.end()] + resume + self.create_sql[source.end() :]
 
     def alter_sql(self, database: str, *, current_topic: str) -> tuple[str, list[str]]:
         """``ALTER ROUTINE LOAD`` carrying every alterable property, and the names it had to leave out.
@@ -227,9 +412,15 @@ class RoutineLoadReconciler:
         file = by_script[definition.script].file
         if job is None or job["State"] in TERMINAL_STATES:
             reason = "does not exist" if job is None else f"is {job['State']} (terminal)"
-            log.info("routine load %s %s: creating it", name, reason)
-            self._run(cur, definition.create_sql, report, where=where)
+            offsets = self._offsets_to_carry_over(definition, job)
+            log.info("routine load %s %s: creating it%s", name, reason,
+                     f", resuming at offsets {offsets}" if offsets else "")
+            self._run(cur, definition.create_sql_resuming(offsets), report, where=where)
             report.actions.append(f"{name}: created ({reason})")
+        elif (recorded is None or recorded.checksum != definition.checksum) and (
+            changes := definition.not_alterable_changes(job)
+        ):
+            self._recreate(cur, definition, job, changes, report)
         elif recorded is None or recorded.checksum != definition.checksum:
             current_topic = live_topic(job)
             alter, left_out = definition.alter_sql(self.database, current_topic=current_topic)
@@ -253,6 +444,40 @@ class RoutineLoadReconciler:
             report.actions.append(f"{name}: up to date ({job['State']})")
             return
         self.migrator.record(cur, file, definition.checksum, started_on, started, success=True)
+
+    @staticmethod
+    def _offsets_to_carry_over(definition: RoutineLoadDefinition, job: dict[str, Any] | None) -> dict[int, str]:
+        """Where a job replacing ``job`` (STOPPED/CANCELLED, or stopped by :meth:`_recreate`) starts: the old
+        job's progress when it read the definition's topic, else nothing (the definition's default offsets)."""
+        if job is None:
+            return {}
+        old_topic = (_json_column(job, "DataSourceProperties") or {}).get("topic")
+        if old_topic != definition.source_properties.get("kafka_topic"):
+            return {}
+        return resume_offsets(job)
+
+    def _recreate(
+        self, cur: Any, definition: RoutineLoadDefinition, job: dict[str, Any], changes: list[str],
+        report: RoutineLoadReport,
+    ) -> None:
+        """PAUSE, read the final progress, STOP, CREATE from that progress (see the module docstring)."""
+        name, where, job_ref = definition.job, definition.script, f"{self.database}.{definition.job}"
+        log.warning("routine load %s: %s cannot be altered in Doris 2.1; recreating it from its Kafka progress",
+                    name, "; ".join(changes))
+        if job["State"] != "PAUSED":
+            self._run(cur, f"PAUSE ROUTINE LOAD FOR {job_ref}", report, where=where)
+        paused = next((row for row in list_routine_loads(cur, self.database, include_terminal=False)
+                       if row["Name"] == name), None)
+        if paused is None or paused["State"] != "PAUSED":
+            raise PermanentError(f"routine load {name}: expected it PAUSED before recreating it, SHOW ROUTINE LOAD "
+                                 f"gives {paused and paused['State']!r}; left as it is")
+        offsets = self._offsets_to_carry_over(definition, paused)
+        self._run(cur, f"STOP ROUTINE LOAD FOR {job_ref}", report, where=where)
+        self._run(cur, definition.create_sql_resuming(offsets), report, where=where)
+        report.actions.append(
+            f"{name}: recreated ({'; '.join(changes)}), resuming at "
+            + (", ".join(f"partition {p} offset {o}" for p, o in offsets.items()) or "its default offsets")
+        )
 
     def _wait_running(self, cur: Any, definitions: list[RoutineLoadDefinition], report: RoutineLoadReport) -> None:
         deadline = time.monotonic() + self.running_timeout_s
