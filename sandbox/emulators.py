@@ -72,7 +72,7 @@ class Emulators:
 
     def connection_env(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` for ``kafka_connect_default``, ``kubernetes_default`` and ``kafka_connect_secrets``."""
-        connect = {"conn_type": "http", "host": "127.0.0.1", "port": self.connect.port, "schema": "http"}
+        connect = {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": self.connect.port, "schema": "http"}
         kubernetes = {"conn_type": "kubernetes", "extra": {"kube_config_path": str(self.kubeconfig_path)}}
         connector_secrets = {"conn_type": "generic", "extra": self.connector_secrets}
         return {

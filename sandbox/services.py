@@ -299,7 +299,7 @@ class Sandbox:
         ``database`` is ``doris_default``'s schema: the end-to-end tests' Airflow uses its own one.
         """
         doris = {
-            "conn_type": "mysql", "host": "127.0.0.1", "port": self.mariadb_port,
+            "conn_type": "doris", "host": "127.0.0.1", "port": self.mariadb_port,
             "login": _SANDBOX_USER, "password": self.password, "schema": database,
         }
         pushgateway = {"conn_type": "http", "host": "127.0.0.1", "port": self.pushgateway_port, "schema": "http"}
