@@ -87,6 +87,33 @@ def check(sandbox: Sandbox, workers: int) -> int:
     return 0
 
 
+def server_pid(sandbox: Sandbox) -> int | None:
+    """The sandbox's mariadbd (found by its --port argument), to read its threads' CPU time."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"mariadbd") and f"--port={sandbox.mariadb_port}".encode() in argv:
+            return int(cmdline.parent.name)
+    return None
+
+
+def thread_cpu(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) of each thread of ``pid``; {} when it cannot be read."""
+    if pid is None:
+        return {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[stat.parent.name] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def pandas_bars(sandbox: Sandbox) -> int:
     """Ticks pulled to the client and the same bar definition computed with pandas."""
     import pandas as pd
@@ -152,11 +179,21 @@ def main() -> int:
         bare_scan(sandbox)  # warm the buffer pool so the first case does not pay the cold read
         times: dict[str, list[float]] = {name: [] for name in cases}
         rows: dict[str, int] = {}
+        # Server CPU per case: the sum over mariadbd's threads, and the busiest thread (one connection runs on one
+        # thread): with the machine's other work sharing the cores, wall times vary with that load; the busiest
+        # thread's CPU is what the wall time would be on free cores (the critical path), so it is shown too.
+        pid = server_pid(sandbox)
+        cpu_total: dict[str, list[float]] = {name: [] for name in cases}
+        cpu_busiest: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.repeat):
             for name, fn in cases.items():
+                before = thread_cpu(pid)
                 began = time.perf_counter()
                 rows[name] = fn(sandbox)
                 times[name].append(time.perf_counter() - began)
+                deltas = [cpu - before.get(tid, 0.0) for tid, cpu in thread_cpu(pid).items()]
+                cpu_total[name].append(sum(deltas))
+                cpu_busiest[name].append(max(deltas, default=0.0))
 
         base_med = statistics.median(times["bare aggregate scan"])
         base_min = min(times["bare aggregate scan"])
@@ -167,6 +204,13 @@ def main() -> int:
         for name in [c for c in cases if c.startswith(("backfill", "OHLC check"))]:
             ratio = statistics.median(times[name]) / base_med
             print(f"{name} / bare scan = {ratio:.2f}x (goal <= 1.0x): {'met' if ratio <= 1.0 else 'NOT met'}")
+        if pid is not None:
+            busiest_bare = statistics.median(cpu_busiest["bare aggregate scan"])
+            print(f"\n{'server CPU (median s)':<28}{'all threads':>12}{'busiest':>9}{'busiest x bare':>16}")
+            for name in cases:
+                busiest = statistics.median(cpu_busiest[name])
+                print(f"{name:<28}{statistics.median(cpu_total[name]):>12.2f}{busiest:>9.2f}"
+                      f"{busiest / busiest_bare:>16.2f}")
         one_worker = statistics.median(times["backfill, 1 worker"])
         pandas_ratio = statistics.median(times["pandas (pull + compute)"]) / one_worker
         print(f"pandas / backfill (1 worker) = {pandas_ratio:.2f}x")
