@@ -24,11 +24,36 @@ The sources publish assessed daily spot prices, not trades: there is no traded q
 but not a number becomes a NULL price: a faulty tick that the enricher passes on for the data-quality
 checks to count, as with any other producer.
 
-Known limit: both feeds share one topic and one watermark (``MAX_OUT_OF_ORDERNESS_SECONDS``, sized for
-real-time ticks). castorm emits each poll's items oldest first, but a feed whose poll arrives after another
-feed's items of a later day is late for the aggregator's windows and the anomaly detector, which then drop
-its ticks (the enricher's output and Doris ``energy_prices_rt`` keep them). Daily feeds that must reach the
-bars need their own watermark (a table per feed) or a lateness sized for their publication delay.
+Known limit, not fixed (issue 12): the daily feeds and the 1-minute windowed jobs. Both feeds share one
+topic and one watermark (``MAX_OUT_OF_ORDERNESS_SECONDS``, 10 s, sized for real-time ticks). castorm emits
+each poll's items oldest first, but the feeds are polled independently (EIA every 5 min, FRED hourly) and
+FRED's DCOILWTICO republishes EIA's RWTC assessment (its source is the EIA) once FRED has updated, so FRED's
+item for a day can arrive after EIA's items of a later day. In production the source watermark is the
+minimum over the topic's 12 partitions, except that ``table.exec.source.idle-timeout`` (30 s in the
+FlinkDeployments) marks the many partitions without records idle: in effect it is the newest event time
+seen minus 10 s. The lagging feed's ticks are then late
+for ``price_aggregator`` (TUMBLE windows) and ``anomaly_detector`` (MATCH_RECOGNIZE), which drop them; the
+enricher keeps them, so Doris ``energy_prices_rt`` has them. Seen on PyFlink's local cluster
+(tests/flink/test_api_item_mapping.py ``test_known_limit_a_lagging_feed_misses_the_bars``): EIA WTI for June
+3, 4, 5, then FRED WTI for June 3 and 4 gives three one-tick bars without FRED's ticks, while the enricher
+emits all five. The data-quality ``ohlc_correctness`` check, which recomputes bars from
+``energy_prices_rt`` (include/sql/ohlc/bars.sql), then reports those bars as differing (tick_count 2 vs 1).
+
+Why there is no small fix here: what the windowed jobs compute has no meaning for daily assessments. A
+daily value is one observation per series and day, stamped 00:00 UTC: its 1-minute bar is degenerate
+(open = high = low = close, volume 0, VWAP NULL), and a >5 % move within one minute needs two observations
+a minute apart, which a daily series never has. The only way two daily ticks meet in one window is EIA
+RWTC and FRED DCOILWTICO, the same WTI Cushing assessment counted twice (tick_count 2) or, after a
+revision, a spurious alert. A longer watermark for the API items (days, to cover FRED's lag) would hold
+every bar and alert of the topic back by days, against the jobs' purpose (bars 10 s after the minute); a
+watermark per feed needs a topic per feed (one topic read as two tables shares its partitions, and a
+partition holding only the other feed's records would hold that table's watermark back for ever) and
+would still lose a feed's ticks after the 30 s idle timeout. The sound fix is to keep daily feeds out of
+the intraday computations, consistently: the windowed jobs read only intraday ticks (``raw_ticks``
+without the feeds of ``FEEDS``, all daily) and the warehouse bar definition used by ``ohlc_backfill`` and
+``ohlc_correctness`` (include/sql/ohlc/bars.sql) excludes the same sources; the enricher keeps loading
+them into ``energy_prices_rt``. Changing only the Flink half would make ``ohlc_correctness`` report every
+daily tick as a missing bar, so it is left to one change across both (and the dashboards that read bars).
 """
 
 from __future__ import annotations
