@@ -17,6 +17,7 @@ import pytest
 
 from commodity_platform.doris.migration_files import MIGRATIONS_DIR
 from commodity_platform.doris.routine_load import (
+    RoutineLoadDefinition,
     RoutineLoadReconciler,
     RoutineLoadReport,
     canonical_expressions,
@@ -205,3 +206,18 @@ def test_fake_fe_shows_the_last_consumed_offset_so_reusing_it_loads_a_message_tw
         pass
     with pytest.raises(AssertionError, match=r"loaded offset ranges \[\(0, 10\), \(9, 10\)\]"):
         assert_each_message_loaded_once(server, "weather_events_rt", "weather-events")
+
+
+def test_what_alter_cannot_change_is_named() -> None:
+    server = FakeDorisServer()
+    migrate_and_reconcile(server)
+    m = make(server)
+    (definition,) = [RoutineLoadDefinition.from_migration(x) for x in m.plan().routine_loads
+                     if x.file.script == WEATHER]
+    live = show(server, "rl_weather_events_rt")
+    assert definition.not_alterable_changes(live) == []
+    moved = {**live, "TableName": "weather_events_v2",
+             "JobProperties": json.dumps({**json.loads(live["JobProperties"]), "format": "csv", "whereExpr": "1 = 1"})}
+    assert definition.not_alterable_changes(moved) == [
+        "table weather_events_v2 -> weather_events_rt", "format csv -> json", "whereExpr '1 = 1' -> '*'"]
+    assert definition.not_alterable_changes({**live, "JobProperties": None}) == ["JobProperties unreadable (None)"]
