@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from commodity_platform.connections import PUSHGATEWAY_CONN_ID
 from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
 from commodity_platform.quality.results import CheckResult, MetricSample
 from commodity_platform.quality.settings import CHECKS, PUSH_JOB
@@ -125,7 +126,7 @@ def build_registry(samples: Iterable[MetricSample]) -> Any:
     return registry
 
 
-def pushgateway_url(conn_id: str = "pushgateway_default") -> str:
+def pushgateway_url(conn_id: str = PUSHGATEWAY_CONN_ID) -> str:
     """Base URL of the Pushgateway from an Airflow ``http`` connection (host, port, schema)."""
     from airflow.sdk import BaseHook
 
