@@ -9,7 +9,7 @@ import pytest
 from sqlglot import exp
 
 from commodity_platform.doris.dialect import StatementKind, table_properties
-from commodity_platform.doris.migrations import (
+from commodity_platform.doris.migration_files import (
     MIGRATIONS_DIR,
     SchemaSettings,
     discover_migrations,
