@@ -23,7 +23,6 @@ import logging
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from commodity_platform.deploy.execution import deploy_phase  # noqa: E402
-from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME, PhaseOptions  # noqa: E402
+from commodity_platform.deploy.params import PhaseOptions  # noqa: E402
+from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME  # noqa: E402
 from sandbox.k8s_emulator import KubernetesEmulator  # noqa: E402
 from tests.deploy.conftest import fake_connections, job_effects, monitoring_crds  # noqa: E402
 
@@ -50,24 +50,18 @@ BASE_DELAY = 0.3
 
 
 def install_fake_actions(scale: float) -> None:
-    """Phases 5 and 8 call other packages; here they take a fixed simulated time."""
+    """Phases 5 and 8 call other packages (deploy.integrations); here they take a fixed simulated time."""
+    from commodity_platform.deploy import integrations
 
     def make(seconds: float) -> Any:
-        def action(*, dry_run: bool) -> dict[str, Any]:
+        def action(*, dry_run: bool, **_kwargs: Any) -> dict[str, Any]:
             time.sleep(seconds * scale)
             return {"dry_run": dry_run}
 
         return action
 
-    for module_path, func_name, phase in (
-        ("commodity_platform.kafka_connect.reconcile", "reconcile_all", "connectors"),
-        ("commodity_platform.doris.migrations", "run_migrations", "use-cases"),
-    ):
-        parent = module_path.rsplit(".", 1)[0]
-        sys.modules.setdefault(parent, types.ModuleType(parent))
-        module = types.ModuleType(module_path)
-        setattr(module, func_name, make(ACTION_SECONDS[phase]))
-        sys.modules[module_path] = module
+    integrations.reconcile_all = make(ACTION_SECONDS["connectors"])
+    integrations.run_migrations = make(ACTION_SECONDS["use-cases"])
 
 
 def new_emulator(scale: float) -> KubernetesEmulator:

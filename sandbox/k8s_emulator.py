@@ -264,8 +264,35 @@ class KubernetesEmulator:
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self.request_log: list[tuple[str, str]] = []  # (method, path?query) of every mutating request
+        # Load shedding (see throttle): requests still to refuse with 429, the Retry-After sent, and a log of
+        # (time.monotonic(), method, path, answered 429) of every request while throttling was armed.
+        self._throttle_left = 0
+        self._throttle_retry_after = "1"
+        self.throttle_log: list[tuple[float, str, str, bool]] = []
         for obj in preinstalled:
             self.put_object(obj)
+
+    # ------------------------------------------------------------------ faults
+    def throttle(self, requests: int, *, retry_after: int | str = 1) -> None:
+        """Refuse the next ``requests`` requests as an overloaded kube-apiserver does: HTTP 429 with a
+        ``Retry-After`` header and the plain-text body "Too many requests, please try again later."
+        (k8s.io/apiserver pkg/server/filters, ``tooManyRequests`` of max-in-flight and API Priority and Fairness).
+        Every request from now on is logged in :attr:`throttle_log` with its time, so a test can measure the
+        client's wait."""
+        with self._cond:
+            self._throttle_left = requests
+            self._throttle_retry_after = str(retry_after)
+            self.throttle_log.clear()
+
+    def _throttled(self, method: str, path: str) -> str | None:
+        """The Retry-After to answer this request with, or None to serve it."""
+        with self._cond:
+            refuse = self._throttle_left > 0
+            if refuse:
+                self._throttle_left -= 1
+            if refuse or self.throttle_log:
+                self.throttle_log.append((time.monotonic(), method, path, refuse))
+            return self._throttle_retry_after if refuse else None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -1039,9 +1066,24 @@ def _make_handler(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
                 raise ApiError(400, "BadRequest", "body must be an object")
             return loaded
 
+        def _too_many_requests(self, retry_after: str) -> None:
+            data = b"Too many requests, please try again later.\n"
+            self.send_response(HTTPStatus.TOO_MANY_REQUESTS)
+            self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+
         def _dispatch(self, method: str) -> None:
             parts = urlsplit(self.path)
             params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            retry_after = emulator._throttled(method, self.path)
+            if retry_after is not None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep the connection usable
+                self._too_many_requests(retry_after)
+                return
             try:
                 if method == "GET":
                     disc = emulator.discovery(parts.path)

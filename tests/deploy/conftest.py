@@ -8,8 +8,6 @@ so the DAG's "wait for CRDs Established / operator available" gates are exercise
 from __future__ import annotations
 
 import os
-import sys
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,11 +87,12 @@ def api_client_for() -> Iterator[Callable[[KubernetesEmulator], Any]]:
     """A kubernetes ApiClient built from the emulator's kubeconfig (what KubernetesHook builds too)."""
     from kubernetes import client, config
 
+    from commodity_platform.deploy.cluster import client_configuration
+
     clients: list[Any] = []
 
     def build(emulator: KubernetesEmulator) -> Any:
-        configuration = client.Configuration()
-        configuration.connection_pool_maxsize = 32
+        configuration = client_configuration()  # what kubernetes_api_client gives KubernetesHook
         config.load_kube_config_from_dict(emulator.kubeconfig(), client_configuration=configuration)
         api = client.ApiClient(configuration)
         clients.append(api)
@@ -109,32 +108,27 @@ class RecordingAction:
 
     def __init__(self, result: dict[str, Any]) -> None:
         self.calls: list[dict[str, Any]] = []
+        #: Every keyword argument of each call (``calls`` keeps ``dry_run`` only, what most tests check).
+        self.arguments: list[dict[str, Any]] = []
         self.result = result
 
-    def __call__(self, *, dry_run: bool) -> dict[str, Any]:
+    def __call__(self, *, dry_run: bool, **kwargs: Any) -> dict[str, Any]:
         self.calls.append({"dry_run": dry_run})
+        self.arguments.append({"dry_run": dry_run, **kwargs})
         return self.result
 
 
 @pytest.fixture
 def fake_integrations(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingAction]:
-    """Install fake ``reconcile_all`` / ``run_migrations`` modules at the import paths phase 5/8 use."""
+    """Replace ``reconcile_all`` / ``run_migrations`` where phases 5/8 call them (deploy.integrations)."""
+    from commodity_platform.deploy import integrations
+
     actions = {
         "connectors": RecordingAction({"created": 3, "updated": 0, "unchanged": 0}),
         "use-cases": RecordingAction({"applied": 4, "pending": 0}),
     }
-    for module_path, func_name, key in (
-        ("commodity_platform.kafka_connect.reconcile", "reconcile_all", "connectors"),
-        ("commodity_platform.doris.migrations", "run_migrations", "use-cases"),
-    ):
-        parent = module_path.rsplit(".", 1)[0]
-        try:
-            __import__(parent)
-        except ImportError:
-            monkeypatch.setitem(sys.modules, parent, types.ModuleType(parent))
-        module = types.ModuleType(module_path)
-        setattr(module, func_name, actions[key])
-        monkeypatch.setitem(sys.modules, module_path, module)
+    monkeypatch.setattr(integrations, "reconcile_all", actions["connectors"])
+    monkeypatch.setattr(integrations, "run_migrations", actions["use-cases"])
     return actions
 
 

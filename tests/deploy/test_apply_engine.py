@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from commodity_platform.deploy.execution import deploy_phase
-from commodity_platform.deploy.phases import PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
 from commodity_platform.k8s.apply import RECREATE_ANNOTATION, ApplyEngine
 from commodity_platform.k8s.manifests import Manifest
 from commodity_platform.k8s.readiness import ReadinessTimeoutError, WaitTarget, wait_ready

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES
 from commodity_platform.k8s.manifests import Manifest
 from tests.contracts.metric_catalogue import jmx_config, jmx_exporter_names, load_catalogue
 

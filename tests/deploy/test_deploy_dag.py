@@ -77,7 +77,8 @@ def test_dag_structure_follows_phase_dependencies(deploy_dag: Any) -> None:
         assert upstream == {PHASES_BY_NAME[d].task_group_id for d in phase.depends_on}, phase.name
     # monitoring has no upstream: it runs in parallel with the first phases
     assert not deploy_dag.get_task("monitoring.plan").upstream_task_ids
-    assert set(deploy_dag.params.keys()) >= {"phases", "dry_run", "namespace", "wait_timeout_seconds", "image_tags"}
+    assert set(deploy_dag.params.keys()) >= {"phases", "dry_run", "namespace", "wait_timeout_seconds", "image_tags",
+                                             "connectors_retry_budget_seconds"}
 
 
 def test_full_deploy_then_rerun_changes_nothing(

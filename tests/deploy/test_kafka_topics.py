@@ -24,7 +24,8 @@ import pytest
 import yaml
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME
 from commodity_platform.paths import INCLUDE_DIR, SQL_DIR
 
 CONNECTORS_DIR = INCLUDE_DIR / "connectors"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME
 from commodity_platform.errors import ConfigError
 from commodity_platform.k8s.manifests import apply_order, load_file, render_text
 

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES
 from commodity_platform.k8s.manifests import Manifest
 
 from .conftest import REFERENCE_CRDS

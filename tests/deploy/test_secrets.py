@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from commodity_platform.deploy.execution import deploy_phase, plan_secrets
-from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES, PHASES_BY_NAME
 from commodity_platform.deploy.secrets import (
     SECRETS,
     ConnectionValues,

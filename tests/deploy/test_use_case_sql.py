@@ -20,7 +20,8 @@ import pytest
 import sqlglot
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME
 from commodity_platform.k8s.manifests import GRAFANA_TIME_MACROS
 from commodity_platform.paths import SQL_DIR
 

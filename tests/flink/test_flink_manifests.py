@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from commodity_platform.deploy.execution import plan_phase
-from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME
 from tests.flink.flink_testlib import FLINK_DIR, REPO_ROOT
 
 MANIFEST_DIR = REPO_ROOT / "include" / "manifests" / "06-flink-apps"

@@ -65,7 +65,8 @@ def test_image_tag_with_newlines_cannot_inject_a_privileged_container(make_emula
     """(issue 14 #1) A tag that tries to add a privileged, root container is refused naming the Param key, and
     nothing is applied to the cluster."""
     from commodity_platform.deploy.execution import deploy_phase, plan_phase
-    from commodity_platform.deploy.phases import PHASES_BY_NAME, PhaseOptions
+    from commodity_platform.deploy.params import PhaseOptions
+    from commodity_platform.deploy.phases import PHASES_BY_NAME
     from tests.deploy.conftest import fake_connections
 
     hostile = (

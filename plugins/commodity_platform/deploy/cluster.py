@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commodity_platform.connections import KUBERNETES_CONN_ID
 from commodity_platform.errors import ConfigError
 
 _HOW_TO_FIX = (
@@ -20,7 +21,28 @@ _HOW_TO_FIX = (
 )
 
 
-def kubernetes_api_client(conn_id: str, configuration: Any | None = None) -> Any:
+#: HTTP connections kept per host: readiness watches run one thread per object, and a pool smaller than that
+#: makes urllib3 discard and reopen connections ("Connection pool is full") on every watch.
+CONNECTION_POOL_MAXSIZE = 32
+
+
+def client_configuration() -> Any:
+    """The ``kubernetes.client.Configuration`` every Kubernetes client of the deploy starts from.
+
+    urllib3's default retry policy (``Retry(3)``) sleeps whatever ``Retry-After`` a 429/503 answer to a GET asks,
+    with no upper bound, below ``k8s.apply.with_retries``. Status-based retries are left to ``with_retries``
+    alone (one place, the wait bounded by ``RETRY_AFTER_MAX_SECONDS``); urllib3 still retries connection errors.
+    """
+    from kubernetes.client import Configuration
+    from urllib3.util.retry import Retry
+
+    configuration = Configuration()
+    configuration.connection_pool_maxsize = CONNECTION_POOL_MAXSIZE
+    configuration.retries = Retry(3, respect_retry_after_header=False)
+    return configuration
+
+
+def kubernetes_api_client(conn_id: str = KUBERNETES_CONN_ID) -> Any:
     """``kubernetes.client.ApiClient`` for the Airflow connection ``conn_id``; ConfigError when it has no usable
     kube config."""
     import yaml
@@ -28,7 +50,7 @@ def kubernetes_api_client(conn_id: str, configuration: Any | None = None) -> Any
     from airflow.sdk.exceptions import AirflowException
     from kubernetes.config.config_exception import ConfigException
 
-    hook = KubernetesHook(conn_id=conn_id, client_configuration=configuration)
+    hook = KubernetesHook(conn_id=conn_id, client_configuration=client_configuration())
     try:
         return hook.api_client
     except (ConfigException, yaml.YAMLError, AirflowException) as exc:

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from commodity_platform.deploy.phases import PHASES_BY_NAME, Phase, PhaseOptions, Stage, render_variables
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.deploy.phases import PHASES_BY_NAME, Phase, Stage, render_variables
 from commodity_platform.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class PhaseReport:
     def changed(self) -> int:
         return self.created + self.configured
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "changed": self.changed}
 
 
@@ -162,7 +163,7 @@ def deploy_phase(
             ]
             wait(targets, f"stage {stage.name}")
         if phase.action is not None:
-            report.action = ACTIONS[phase.action](dry_run=options.dry_run)
+            report.action = ACTIONS[phase.action](options)
     finally:
         engine.close()
     report.seconds = round(time.monotonic() - started, 3)

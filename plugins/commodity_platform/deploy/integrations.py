@@ -1,17 +1,13 @@
 """Phases 5 and 8 hand over to the packages that own that logic.
 
-The connectors phase calls the ``kafka_connect_register`` reconcile logic and the use-cases phase calls the
-``doris_schema_migrate`` migrations. Those packages are written for their own issues; the contract assumed
-here is deliberately small so wiring them in is a one-line change in each function below:
+* connectors (phase 5): :func:`commodity_platform.kafka_connect.reconcile.reconcile_all`, the reconcile of the
+  ``kafka_connect_register`` DAG, with the run's ``connectors_retry_budget_seconds`` as its retry budget;
+* use-cases (phase 8): :func:`commodity_platform.doris.tasks.run_migrations`, the plan/apply/reconcile of the
+  ``doris_schema_migrate`` DAG.
 
-* ``commodity_platform.kafka_connect.reconcile.reconcile_all(*, dry_run: bool) -> Mapping | object``
-* ``commodity_platform.doris.migrations.run_migrations(*, dry_run: bool) -> Mapping | object``
-
-Both are expected to read their own Airflow connections (Kafka Connect REST, Doris FE), be idempotent, and
-raise ``PermanentError``/``TemporaryError`` from ``commodity_platform.errors``. Whatever they return is
-summarised into a small JSON-safe dict (no secrets) for XCom.
-
-The imports are inside the functions so the DAG file parses without those packages or their clients.
+Both read their own Airflow connections (Kafka Connect REST, Doris FE), are idempotent, and raise
+``PermanentError``/``TemporaryError`` from ``commodity_platform.errors``. What they return is summarised into
+a small JSON-safe dict (no secrets) for XCom.
 """
 
 from __future__ import annotations
@@ -20,7 +16,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from commodity_platform.errors import ConfigError
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.doris.tasks import run_migrations
+from commodity_platform.kafka_connect.reconcile import reconcile_all
 
 log = logging.getLogger(__name__)
 
@@ -56,37 +54,26 @@ def _summarise(result: Any) -> dict[str, Any]:
     return {"result": str(result)[:200]}
 
 
-def _missing(what: str, exc: ImportError) -> ConfigError:
-    return ConfigError(f"{what} is not available ({exc}); install/merge the package that provides it")
+def run_connectors_phase(options: PhaseOptions) -> dict[str, Any]:
+    """Phase 5: register/update the Kafka Connect connectors within the run's retry budget."""
+    return _call("connectors", reconcile_all, dry_run=options.dry_run,
+                 retry_budget_seconds=options.connectors_retry_budget_seconds)
 
 
-def run_connectors_phase(*, dry_run: bool) -> dict[str, Any]:
-    """Phase 5: register/update the Kafka Connect connectors."""
-    try:
-        from commodity_platform.kafka_connect.reconcile import reconcile_all
-    except ImportError as exc:
-        raise _missing("commodity_platform.kafka_connect.reconcile.reconcile_all", exc) from exc
-    return _call("connectors", reconcile_all, dry_run=dry_run)
-
-
-def run_use_cases_phase(*, dry_run: bool) -> dict[str, Any]:
+def run_use_cases_phase(options: PhaseOptions) -> dict[str, Any]:
     """Phase 8: Doris schema, routine loads and views used by the use-case queries."""
-    try:
-        from commodity_platform.doris.tasks import run_migrations
-    except ImportError as exc:
-        raise _missing("commodity_platform.doris.tasks.run_migrations", exc) from exc
-    return _call("use-cases", run_migrations, dry_run=dry_run)
+    return _call("use-cases", run_migrations, dry_run=options.dry_run)
 
 
-def _call(label: str, func: Callable[..., Any], *, dry_run: bool) -> dict[str, Any]:
+def _call(label: str, func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', type(func).__name__)}"
-    log.info("%s: calling %s(dry_run=%s)", label, name, dry_run)
-    summary = _summarise(func(dry_run=dry_run))
+    log.info("%s: calling %s(%s)", label, name, ", ".join(f"{k}={v}" for k, v in kwargs.items()))
+    summary = _summarise(func(**kwargs))
     log.info("%s: %s", label, summary)
     return summary
 
 
-ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+ACTIONS: dict[str, Callable[[PhaseOptions], dict[str, Any]]] = {
     "connectors": run_connectors_phase,
     "use-cases": run_use_cases_phase,
 }

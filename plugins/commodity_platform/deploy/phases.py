@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from commodity_platform.artifacts import deploy_image_tags
 from commodity_platform.errors import ConfigError
-from commodity_platform.paths import MANIFESTS_DIR
 from commodity_platform.validation import cap_list, check_image_reference, check_semver, preview
 
 STRIMZI_GROUP = "kafka.strimzi.io"
@@ -244,15 +243,3 @@ def dependency_closure(selected: list[str]) -> set[str]:
                 seen.add(dep)
                 stack.append(dep)
     return seen
-
-
-@dataclass
-class PhaseOptions:
-    """Run-time options of one phase deploy (from the DAG params)."""
-
-    namespace: str = "data-platform"
-    dry_run: bool = False
-    timeout_seconds: float = 600
-    image_tags: dict[str, str] = field(default_factory=dict)
-    manifests_root: str = str(MANIFESTS_DIR)
-    recheck_seconds: float = 5.0

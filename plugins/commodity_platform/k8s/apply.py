@@ -34,6 +34,7 @@ from kubernetes.dynamic.exceptions import (
     ResourceNotFoundError,
 )
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.wait import wait_base
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from commodity_platform.errors import ConfigError, PermanentError, PlatformError, TemporaryError
@@ -86,23 +87,71 @@ def is_transient(exc: BaseException) -> bool:
     return status is not None and (status >= 500 or status in (409, 429))
 
 
+#: The longest wait a ``Retry-After`` can ask for; a larger value is cut to this (the task's own retries and its
+#: execution_timeout cover longer outages, and a hostile or broken proxy must not park a worker for hours).
+RETRY_AFTER_MAX_SECONDS = 30.0
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """The ``Retry-After`` (delay-seconds) of a 429 or 503 answer, or None (absent, an HTTP date, garbage).
+
+    kube-apiserver sets it when it sheds load: 429 from max-in-flight / API Priority and Fairness
+    (k8s.io/apiserver pkg/server/filters ``tooManyRequests``: ``Retry-After`` + "Too many requests, please try
+    again later.") and 503 while shutting down. The cncf.kubernetes provider honours it the same way
+    (``kubernetes_helper_functions.WaitRetryAfterOrExponential``, integer seconds, used by ``generic_api_retry``).
+    """
+    if exc is None or _status_of(exc) not in (429, 503):
+        return None
+    headers = getattr(exc, "headers", None) or {}
+    # urllib3's HTTPHeaderDict is case-insensitive; a plain dict (tests, other clients) may not be.
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    try:
+        seconds = float(int(str(value).strip())) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+class WaitRetryAfterOrExponential(wait_base):
+    """Wait what the server's ``Retry-After`` asks (at most :data:`RETRY_AFTER_MAX_SECONDS`), else back off
+    exponentially."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = retry_after_seconds(exc)
+        if asked is None:
+            return float(self.fallback(retry_state))
+        return min(asked, RETRY_AFTER_MAX_SECONDS)
+
+
 def _log_attempt(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
     log.warning(
-        "Kubernetes API call failed (%s), attempt %d/%d; retrying",
-        exc,
+        "Kubernetes API call failed (%s), attempt %d/%d; retrying in %.1f s",
+        _first_line(exc),
         state.attempt_number,
         RETRY_ATTEMPTS,
+        wait,
     )
 
 
-def with_retries(func: Callable[[], T]) -> T:
-    """Run one API call with exponential backoff on transient errors; permanent ones raise at once."""
+def _first_line(exc: BaseException | None) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300] if exc is not None else ""
+
+
+def with_retries(func: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run one API call with retries on transient errors (``Retry-After`` honoured, else exponential backoff);
+    permanent ones raise at once."""
     retrying = retry(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(RETRY_ATTEMPTS),
-        wait=wait_exponential(multiplier=0.5, max=10),
+        wait=WaitRetryAfterOrExponential(wait_exponential(multiplier=0.5, max=10)),
         before_sleep=_log_attempt,
+        sleep=sleep,
         reraise=True,
     )
     try:
@@ -243,7 +292,7 @@ class ApplyEngine:
     # ------------------------------------------------------------------ look-ups
     def resource(self, api_version: str, kind: str) -> Any:
         """The API resource for a kind; discovery is refreshed once when the kind is unknown (new CRDs)."""
-        return self.client.resources.get(api_version=api_version, kind=kind)
+        return with_retries(lambda: self.client.resources.get(api_version=api_version, kind=kind))
 
     def is_served(self, api_version: str, kind: str) -> bool:
         try:
@@ -450,6 +499,7 @@ __all__ = [
     "ObjectResult",
     "is_transient",
     "redact_secrets",
+    "retry_after_seconds",
     "scrub",
     "unified_diff",
     "with_retries",
