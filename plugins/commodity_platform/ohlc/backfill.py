@@ -42,6 +42,9 @@ CHUNK_ATTEMPTS = 3
 #: Reconnect attempts (exponential backoff 0.5 s .. 8 s, about 30 s in all) before a chunk attempt gives up.
 RECONNECT_ATTEMPTS = 7
 RECONNECT_BACKOFF_MAX_S = 8.0
+#: In-memory temp table a MySQL-protocol rebuild session may use for its GROUP BY (bytes): a month of 20
+#: codes in one chunk is ~450k bars per shard at ~250 bytes each (MariaDB MEMORY rows are fixed-width).
+MYSQL_GROUP_TABLE_BYTES = 512 * 1024 * 1024
 
 FaultHook = Callable[[str, int], None]
 """Test hook: called with (stage, shard index) at "before_commit" and "after_commit"; may raise."""
@@ -239,6 +242,11 @@ class OhlcBackfill:
                 # READ COMMITTED: INSERT ... SELECT then reads the ticks without share-locking them, so the
                 # streaming writer is never blocked by a backfill.
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                # A chunk's GROUP BY keeps one row per bar in an in-memory temp table; past the server's
+                # 16 MiB default (~60k bars: a few days of 20 codes) MariaDB moves it to an on-disk table
+                # and the statement slows several-fold. The session may use up to MYSQL_GROUP_TABLE_BYTES.
+                cur.execute(f"SET SESSION max_heap_table_size = {MYSQL_GROUP_TABLE_BYTES}, "
+                            f"tmp_table_size = {MYSQL_GROUP_TABLE_BYTES}")
                 cur.execute("START TRANSACTION")
                 delete_sql, insert_sql = plan.statements
                 cur.execute(delete_sql, plan.params)
