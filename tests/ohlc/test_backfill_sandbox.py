@@ -270,3 +270,29 @@ def test_commodity_filter_touches_only_those_codes(db, connect_db) -> None:
     expected = reference_bars(ticks.rows(), start, end, codes=["WTI", "BRENT"])
     assert_bars_match({k: v for k, v in bars.items() if k[0] != "RBOB"}, expected)
     assert {k: v["open_price"] for k, v in bars.items() if k[0] == "RBOB"} == {("RBOB", start): Decimal("9")}
+
+
+def test_the_rebuild_session_keeps_a_month_sized_group_table_in_memory(db, connect_db) -> None:
+    """A month chunk groups ~450k bars per shard; MariaDB's 16 MiB default spills that to an on-disk temp table
+    (the bare month scan ran for minutes). The rebuild session raises both limits before its statements."""
+    from commodity_platform.ohlc.backfill import MYSQL_GROUP_TABLE_BYTES
+
+    seen: list[tuple[int, int]] = []
+
+    class Recording:
+        def __init__(self) -> None:
+            self.conn = connect_db()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        def close(self) -> None:
+            cur = self.conn.cursor()
+            cur.execute("SELECT @@SESSION.tmp_table_size, @@SESSION.max_heap_table_size")
+            seen.append(cur.fetchone())
+            self.conn.close()
+
+    insert(db, [("WTI", START + timedelta(seconds=5), Decimal("70"), Decimal("1"))])
+    OhlcBackfill(Recording, doris=False).run(window())
+
+    assert seen == [(MYSQL_GROUP_TABLE_BYTES, MYSQL_GROUP_TABLE_BYTES)]
