@@ -137,6 +137,10 @@ class OhlcBackfill:
         report = BackfillReport(window=window.as_dict(), dialect="doris" if self.doris else "mysql",
                                 workers=self.workers)
         started = time.monotonic()
+        log.info("rebuilding bars of [%s, %s) codes=%s in chunks of up to %d min%s on up to %d connection(s), %s "
+                 "idiom", iso_z(window.start), iso_z(window.end),
+                 cap_list(window.commodity_codes) if window.commodity_codes else "all", self.chunk_minutes,
+                 f" x {self.workers} code groups" if self.workers > 1 else "", self.workers, report.dialect)
         # The first connection is opened here, before any shard: a warehouse that cannot be reached at all
         # fails the run at once, as itself, instead of once per shard.
         first = _Connection(self._connect_with_backoff())
@@ -146,11 +150,7 @@ class OhlcBackfill:
         except BaseException:
             first.close()
             raise
-        log.info("rebuilding bars of [%s, %s) codes=%s in %d shard(s) (chunks of up to %d min%s) on %d "
-                 "connection(s), %s idiom", iso_z(window.start), iso_z(window.end),
-                 cap_list(window.commodity_codes) if window.commodity_codes else "all", len(shards),
-                 self.chunk_minutes, f" x {self.workers} code groups" if self.workers > 1 else "",
-                 min(self.workers, max(1, len(shards))), report.dialect)
+        log.info("%d shard(s)", len(shards))
         spare = [first]
 
         def open_worker() -> _Connection:
