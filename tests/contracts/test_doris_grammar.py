@@ -93,6 +93,7 @@ def quality_statements(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
     from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
 
     from commodity_platform.doris.hook import DorisHook
+    from commodity_platform.quality.gx import GxWarehouse
     from commodity_platform.quality.settings import settings_from_params
     from commodity_platform.quality.tasks import CHECKS, evaluate
 
@@ -123,8 +124,10 @@ def quality_statements(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
             return server.connect()
 
     settings = settings_from_params({}, run_id="grammar", default_as_of=datetime(2026, 3, 1, 12, 0, 30))
-    for check in CHECKS:
-        evaluate(check, settings, hook=DorisLikeHook(), connect_factory=None)
+    hook = DorisLikeHook()
+    with GxWarehouse(hook.get_uri()) as gx:  # one GX context for all checks, as run_checks opens it
+        for check in CHECKS:
+            evaluate(check, settings, gx, hook=hook, connect_factory=None)
     # SQLAlchemy text() turns the escaped colons back into plain ones in the statement it sends.
     return ([Statement("data quality (GX)", sql.replace("\\:", ":")) for sql in gx_sql]
             + [Statement("data quality (SHOW)", sql) for sql in server.sent])

@@ -202,8 +202,8 @@ def _split_top_level(text: str) -> list[str]:
 
 
 _LOAD_PROPERTY_RE = re.compile(
-    r"^(?:(?P<columns>COLUMNS)\s*\((?P<columns_body>.*)\)|(?P<where>WHERE)\s+(?P<where_body>.*)"
-    r"|PRECEDING\s+FILTER\s+(?P<filter_body>.*)|(?:TEMPORARY\s+)?PARTITIONS?\s*\((?P<partitions_body>.*)\))$",
+    r"(?:(?P<columns>COLUMNS)\s*\((?P<columns_body>.*)\)|(?P<where>WHERE)\s+(?P<where_body>.*)"
+    r"|PRECEDING\s+FILTER\s+(?P<filter_body>.*)|(?:TEMPORARY\s+)?PARTITIONS?\s*\((?P<partitions_body>.*)\))",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -214,7 +214,7 @@ def parse_load_properties(clause: str, *, where: str) -> dict[str, str]:
     DELETE ON, ORDER BY) is a ConfigError rather than something silently left unchecked."""
     props = dict.fromkeys(LOAD_PROPERTY_KEYS, _NOT_GIVEN)
     for part in _split_top_level(clause):
-        match = _LOAD_PROPERTY_RE.match(part)
+        match = _LOAD_PROPERTY_RE.fullmatch(part)
         if not match:
             raise ConfigError(f"{where}: load property {part[:60]!r} is not one the reconciler can compare "
                               "with a live job (COLUMNS, WHERE, PRECEDING FILTER, PARTITION)")
