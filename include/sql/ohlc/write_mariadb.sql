@@ -16,4 +16,11 @@ WHERE bar_start >= %(window_start)s
 INSERT INTO price_1min_agg
     (commodity_code, bar_start, open_price, high_price, low_price, close_price, volume, vwap, tick_count)
 -- @bars
+-- READ COMMITTED takes no gap locks, so a streaming writer (the Flink aggregator; the sandbox's live feed)
+-- may insert a bar of this chunk between the DELETE and this INSERT: the recomputed bar then replaces it
+-- instead of failing the chunk with a duplicate key (1062). Same definition, so the result is exact.
+ON DUPLICATE KEY UPDATE
+    open_price = VALUES(open_price), high_price = VALUES(high_price), low_price = VALUES(low_price),
+    close_price = VALUES(close_price), volume = VALUES(volume), vwap = VALUES(vwap),
+    tick_count = VALUES(tick_count)
 ;
