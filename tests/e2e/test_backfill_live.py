@@ -33,10 +33,12 @@ def _backfill(airflow: Any, *extra: str) -> str:
         output = proc.stdout + proc.stderr
         if proc.returncode == 0 or "database is locked" not in output:
             break
-        for backfill in airflow.get("/api/v2/backfills", params={"dag_id": "ohlc_backfill"})["backfills"]:
+        backfills = airflow.get("/api/v2/backfills", params={"dag_id": "ohlc_backfill"})["backfills"]
+        for backfill in backfills:
             if not backfill["completed_at"]:
                 airflow.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
-        _wait_backfill_completed(airflow)
+        if backfills:  # the refused write may have rolled back the whole backfill: then nothing to wait for
+            _wait_backfill_completed(airflow)
     assert proc.returncode == 0, output[-3000:]
     return proc.stdout
 
