@@ -663,7 +663,7 @@ def test_backfill_survives_the_warehouse_refusing_connections_mid_run(db: Any, c
         control.close()
     assert faulted == [2] and refusals == [1040]  # new connections really were refused
     assert len(opened) >= 2
-    assert len(report.chunks) == 3
+    assert len(report.shards) == 3
     after_fault = _bars(db)
     OhlcBackfill(connect_db, doris=False, chunk_minutes=60).run(window)
     assert _bars(db) == after_fault and after_fault

@@ -77,7 +77,7 @@ def test_bars_equal_an_independent_reference(db, connect_db) -> None:
 
     report = OhlcBackfill(connect_db, doris=False).run(window())
 
-    assert [(c.start, c.end) for c in report.chunks] == [("2031-03-01T22:00:00Z", "2031-03-02T00:00:00Z"),
+    assert [(c.start, c.end) for c in report.shards] == [("2031-03-01T22:00:00Z", "2031-03-02T00:00:00Z"),
                                                         ("2031-03-02T00:00:00Z", "2031-03-02T02:00:00Z")]
     assert report.bars_written == len(expected)
     assert_bars_match(stored_bars(db), expected)

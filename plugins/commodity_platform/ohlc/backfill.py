@@ -70,11 +70,6 @@ class BackfillReport:
     seconds: float = 0.0
 
     @property
-    def chunks(self) -> list[ShardResult]:
-        """The shards (one per chunk when ``workers`` is 1): the name callers used before sharding."""
-        return self.shards
-
-    @property
     def bars_written(self) -> int:
         return sum(c.bars_written for c in self.shards)
 
@@ -151,10 +146,6 @@ class OhlcBackfill:
             first.close()
             raise
         log.info("%d shard(s)", len(shards))
-        spare = [first]
-
-        def open_worker() -> _Connection:
-            return spare.pop() if spare else _Connection()
 
         def work(holder: _Connection, shard: Shard) -> ShardResult:
             result = self._run_shard_with_retries(holder, shard)
@@ -165,16 +156,14 @@ class OhlcBackfill:
             return result
 
         try:
-            outcomes = run_sharded(shards, work, workers=self.workers, open_worker=open_worker,
-                                   close_worker=_Connection.close)
+            outcomes = run_sharded(shards, work, workers=self.workers, open_worker=_Connection,
+                                   close_worker=_Connection.close, initial_states=[first])
         except ShardsFailed as failed:
             report.shards = [o.result for o in failed.completed if o.result is not None]
             first_error = failed.failed[0].error
             raise failed.as_error(
                 f"rebuild of [{iso_z(window.start)}, {iso_z(window.end)})"
             ) from first_error
-        finally:
-            first.close()
         report.shards = [o.result for o in outcomes if o.result is not None]
         report.seconds = time.monotonic() - started
         log.info("done: %d bars written, %d deleted in %d shard(s), %.2f s", report.bars_written,
@@ -209,6 +198,7 @@ class OhlcBackfill:
                 raise
 
         return attempt()
+
     def _connect_with_backoff(self) -> Any:
         """A new connection; temporary refusals (server restarting, too many connections) are retried.
 

@@ -218,7 +218,6 @@ def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[
         first.close()
         return OhlcComparison(start, end)
     shards = [Shard(index=i + 1, start=start, end=end, commodity_codes=group) for i, group in enumerate(groups)]
-    spare = [first]
 
     def work(holder: list[Any], shard: Shard) -> OhlcComparison:
         if not holder:
@@ -236,12 +235,9 @@ def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[
             conn.close()
 
     try:
-        outcomes = run_sharded(shards, work, workers=workers, open_worker=lambda: [spare.pop()] if spare else [],
-                               close_worker=close)
+        outcomes = run_sharded(shards, work, workers=workers, open_worker=list, close_worker=close,
+                               initial_states=[[first]])
     except ShardsFailed as failed:
         raise failed.as_error(f"OHLC comparison of [{start}, {end})") from failed.failed[0].error
-    finally:
-        if spare:
-            first.close()
     return OhlcComparison.merge([o.result for o in outcomes if o.result is not None], start=start, end=end,
                                 examples=examples, elapsed_s=0.0)

@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
 from commodity_platform.ohlc.definition import format_sql_datetime
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.sql_files import load_sql
 from commodity_platform.validation import cap_list
 from commodity_platform.window import Window, iso_z
 
@@ -94,11 +95,7 @@ def plan_shards(window: Window, *, chunk_minutes: int, code_groups: Sequence[tup
 
 def window_codes(conn: Any, start: datetime, end: datetime) -> list[str]:
     """Codes with a valid-looking tick or a stored bar in ``[start, end)`` (see ``window_codes.sql``)."""
-    try:
-        sql = "\n".join(line for line in WINDOW_CODES_SQL.read_text(encoding="utf-8").splitlines()
-                        if line.strip() and not line.lstrip().startswith("--")).rstrip().rstrip(";")
-    except OSError as err:
-        raise ConfigError(f"cannot read {WINDOW_CODES_SQL}: {err}") from err
+    sql = load_sql(WINDOW_CODES_SQL).rstrip().rstrip(";")
     cur = conn.cursor()
     try:
         cur.execute(sql, {"window_start": format_sql_datetime(start), "window_end": format_sql_datetime(end)})
@@ -131,10 +128,13 @@ class ShardsFailed(Exception):
 
 
 def run_sharded(shards: Sequence[Shard], work: Callable[[Any, Shard], T], *, workers: int,
-                open_worker: Callable[[], Any], close_worker: Callable[[Any], None]) -> list[ShardOutcome[T]]:
+                open_worker: Callable[[], Any], close_worker: Callable[[Any], None],
+                initial_states: Sequence[Any] = ()) -> list[ShardOutcome[T]]:
     """Run ``work(state, shard)`` for every shard on ``workers`` threads; each thread has its own ``state``
     (a connection holder from ``open_worker``, closed with ``close_worker``).
 
+    ``initial_states`` are handed to the first threads instead of opening new ones (the connection the
+    caller already used to plan the shards); every state is closed with ``close_worker``, used or not.
     Every shard runs even when another fails (a failed shard leaves the others done); outcomes come back in
     shard order. Raises :class:`ShardsFailed` if any failed. One worker runs inline, without a thread.
     """
@@ -143,9 +143,16 @@ def run_sharded(shards: Sequence[Shard], work: Callable[[Any, Shard], T], *, wor
         todo.put(shard)
     outcomes: dict[int, ShardOutcome[T]] = {}
     lock = threading.Lock()
+    spare = list(initial_states)
+
+    def claim_state() -> Any:
+        with lock:
+            if spare:
+                return spare.pop()
+        return open_worker()
 
     def drain() -> None:
-        state = open_worker()
+        state = claim_state()
         try:
             while True:
                 try:
@@ -163,15 +170,19 @@ def run_sharded(shards: Sequence[Shard], work: Callable[[Any, Shard], T], *, wor
             close_worker(state)
 
     count = max(1, min(workers, len(shards)))
-    if count == 1:
-        drain()
-    else:
-        threads = [threading.Thread(target=drain, name=f"ohlc-shard-worker-{i + 1}", daemon=True)
-                   for i in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    try:
+        if count == 1:
+            drain()
+        else:
+            threads = [threading.Thread(target=drain, name=f"ohlc-shard-worker-{i + 1}", daemon=True)
+                       for i in range(count)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        for unused in spare:
+            close_worker(unused)
     ordered = [outcomes[s.index] for s in shards if s.index in outcomes]
     failed = [o for o in ordered if o.error is not None]
     if failed:
