@@ -64,6 +64,7 @@ from sqlglot import exp
 
 from commodity_platform.errors import ConfigError, PermanentError
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.sql_files import load_sql
 
 if TYPE_CHECKING:
     from commodity_platform.doris.migration_files import AppliedMigration, PreparedMigration
@@ -84,8 +85,7 @@ DORIS_SQL_DIR = SQL_DIR / "doris"
 
 def _doris_sql(name: str) -> str:
     """A statement of ``include/sql/doris/`` without its comment lines."""
-    text = (DORIS_SQL_DIR / name).read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
+    return load_sql(DORIS_SQL_DIR / name)
 
 
 def list_routine_loads(cur: Any, database: str, *, include_terminal: bool) -> list[dict[str, Any]]:

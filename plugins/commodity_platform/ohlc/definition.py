@@ -25,6 +25,7 @@ from typing import Any
 
 from commodity_platform.errors import ConfigError
 from commodity_platform.paths import SQL_DIR
+from commodity_platform.sql_files import load_sql
 
 BARS_SQL_PATH = SQL_DIR / "ohlc" / "bars.sql"
 
@@ -47,17 +48,10 @@ def bars_sql_template() -> str:
     Comment lines are dropped because pyformat substitution would otherwise scan them too, and because
     the statement lands in task logs, where the header would be noise.
     """
-    try:
-        text = BARS_SQL_PATH.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read the bar definition {BARS_SQL_PATH}: {err}") from err
-    lines = [
-        line for line in text.splitlines()
-        if line.strip() and (not line.lstrip().startswith("--") or line.strip() == COMMODITY_FILTER_MARKER)
-    ]
-    if sum(line.strip() == COMMODITY_FILTER_MARKER for line in lines) != 1:
+    sql = load_sql(BARS_SQL_PATH, keep_markers={COMMODITY_FILTER_MARKER})
+    if sum(line.strip() == COMMODITY_FILTER_MARKER for line in sql.splitlines()) != 1:
         raise ConfigError(f"{BARS_SQL_PATH}: expected exactly one line {COMMODITY_FILTER_MARKER!r}")
-    return "\n".join(lines)
+    return sql
 
 
 def format_sql_datetime(value: datetime) -> str:

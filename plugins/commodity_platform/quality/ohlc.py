@@ -13,13 +13,9 @@ as an expectation on the ``price_1min_agg`` asset.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
-from commodity_platform.errors import ConfigError
 from commodity_platform.ohlc.comparison import (
     BATCH_PLACEHOLDER,
     DEFAULT_TOLERANCE,
@@ -32,28 +28,6 @@ from commodity_platform.quality import sql as qsql
 
 __all__ = ["DEFAULT_TOLERANCE", "STORED_BARS_TABLE", "OhlcComparison", "compare_bars", "comparison_sql"]
 
-_PYFORMAT_RE = re.compile(r"%\((?P<name>[A-Za-z_][A-Za-z0-9_]*)\)s")
-
-
-def _inline(sql: str, params: Mapping[str, Any]) -> str:
-    """``%(name)s`` -> a literal: numbers as numbers (DECIMAL stays DECIMAL, LIMIT takes an integer),
-    strings through :func:`~commodity_platform.quality.sql.quote_literal` (validated characters only)."""
-
-    def literal(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name not in params:
-            raise ConfigError(f"comparison SQL placeholder %({name})s has no value")
-        value = params[name]
-        if isinstance(value, bool):
-            raise ConfigError(f"comparison SQL placeholder %({name})s: a boolean is not a SQL value here")
-        if isinstance(value, int):
-            return str(value)
-        if isinstance(value, Decimal):
-            return format(value, "f")
-        return qsql.quote_literal(str(value))
-
-    return _PYFORMAT_RE.sub(literal, sql)
-
 
 def comparison_sql(start: datetime, end: datetime, *, codes: Sequence[str] | None = None,
                    tolerance: float = DEFAULT_TOLERANCE, examples: int = 10, max_mismatched: int = 0) -> str:
@@ -65,5 +39,5 @@ def comparison_sql(start: datetime, end: datetime, *, codes: Sequence[str] | Non
     sql, params = comparison_statement(start, end, codes=codes, tolerance=tolerance, examples=examples,
                                        max_mismatched=max_mismatched)
     # A Great Expectations query is a str.format template: every brace but {batch} is doubled.
-    escaped = qsql.escape_braces(_inline(sql, params))
+    escaped = qsql.escape_braces(qsql.inline_pyformat(sql, params))
     return escaped.replace(qsql.escape_braces(BATCH_PLACEHOLDER), BATCH_PLACEHOLDER)

@@ -6,7 +6,8 @@ The files hold the SQL once, with two kinds of holes:
   settings: numbers are formatted by Python, datetimes by the bar definition's formatter, identifiers
   come from :data:`~commodity_platform.quality.settings.TABLE_SPECS`, codes match a strict pattern.
 * ``{batch}`` - the table the expectation validates; Great Expectations substitutes it (its
-  ``UnexpectedRowsExpectation`` contract) and :func:`bind_batch` does it for plain DB-API callers.
+  ``UnexpectedRowsExpectation`` contract); plain DB-API callers use
+  :func:`commodity_platform.ohlc.comparison.bind_table`.
 
 Statements are rendered with literals rather than bound parameters because Great Expectations executes
 them as SQLAlchemy ``text()`` without parameters; everything inlined is validated first.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from string import Template
 from typing import Any
@@ -77,13 +79,24 @@ def quote_literal(value: str) -> str:
 
 
 def inline_pyformat(sql: str, params: Mapping[str, Any]) -> str:
-    """Replace ``%(name)s`` placeholders (the bar definition's style) with validated literals."""
+    """Replace ``%(name)s`` placeholders (the ``include/sql/ohlc`` style) with validated literals.
+
+    Numbers stay numbers (an int for ``LIMIT``, a Decimal as a fixed-point literal so the arithmetic stays
+    DECIMAL); everything else goes through :func:`quote_literal` (validated characters only).
+    """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group("name")
         if name not in params:
-            raise ConfigError(f"bar SQL placeholder %({name})s has no value")
-        return quote_literal(str(params[name]))
+            raise ConfigError(f"SQL placeholder %({name})s has no value")
+        value = params[name]
+        if isinstance(value, bool):
+            raise ConfigError(f"SQL placeholder %({name})s: a boolean is not a SQL value here")
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        return quote_literal(str(value))
 
     return _PYFORMAT_RE.sub(substitute, sql)
 
@@ -104,7 +117,3 @@ def for_sqlalchemy_text(sql: str) -> str:
     """Escape colons that SQLAlchemy ``text()`` would take for bind parameters."""
     return _TEXT_BIND_RE.sub(r"\\:", sql)
 
-
-def bind_batch(sql: str, table: str) -> str:
-    """Resolve ``{batch}`` (and doubled braces) the way Great Expectations does, for DB-API callers."""
-    return sql.format(batch=table)
