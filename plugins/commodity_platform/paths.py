@@ -13,3 +13,5 @@ DAGS_DIR: Path = PROJECT_ROOT / "dags"
 INCLUDE_DIR: Path = PROJECT_ROOT / "include"
 SQL_DIR: Path = INCLUDE_DIR / "sql"
 MANIFESTS_DIR: Path = INCLUDE_DIR / "manifests"
+#: The Kafka Connect connector specs (one YAML a connector): read by the reconciler and the deploy's Secrets.
+CONNECTORS_DIR: Path = INCLUDE_DIR / "connectors"

@@ -24,10 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.paths import CONNECTORS_DIR
 
 CHECKER = Path(__file__).parent / "java" / "TimestampPatternCheck.java"
-CONNECTORS_DIR = INCLUDE_DIR / "connectors"
 HTTP_SOURCE = "com.github.castorm.kafka.connect.http.HttpSourceConnector"
 PARSERS = "com.github.castorm.kafka.connect.http.response.timestamp."
 # castorm v0.8.11 defaults: JacksonKvRecordHttpResponseParserConfig (parser class),

@@ -29,11 +29,10 @@ import yaml
 from commodity_platform.deploy.execution import plan_phase
 from commodity_platform.deploy.params import PhaseOptions
 from commodity_platform.deploy.phases import PHASES_BY_NAME
-from commodity_platform.paths import INCLUDE_DIR, SQL_DIR
+from commodity_platform.paths import CONNECTORS_DIR, INCLUDE_DIR, SQL_DIR
 from tests.deploy.test_kafka_topics import DEBEZIUM_HEARTBEAT_PREFIX, declared_topics
 
 CONTRACT_PATH = INCLUDE_DIR / "contracts" / "topics.yaml"
-CONNECTORS_DIR = INCLUDE_DIR / "connectors"
 FLINK_DIR = INCLUDE_DIR / "flink"
 ROUTINE_LOADS = sorted(Path(SQL_DIR, "migrations").glob("R__routine_load_*.sql"))
 #: Connect's JsonConverter embeds/expects a schema envelope unless told otherwise (JsonConverterConfig default).

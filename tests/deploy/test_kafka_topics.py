@@ -26,9 +26,8 @@ import yaml
 from commodity_platform.deploy.execution import plan_phase
 from commodity_platform.deploy.params import PhaseOptions
 from commodity_platform.deploy.phases import PHASES_BY_NAME
-from commodity_platform.paths import INCLUDE_DIR, SQL_DIR
+from commodity_platform.paths import CONNECTORS_DIR, INCLUDE_DIR, SQL_DIR
 
-CONNECTORS_DIR = INCLUDE_DIR / "connectors"
 FLINK_DIR = INCLUDE_DIR / "flink"
 DEBEZIUM_HEARTBEAT_PREFIX = "__debezium-heartbeat"  # Debezium's default heartbeat.topics.prefix
 

@@ -41,11 +41,10 @@ from typing import Any
 from commodity_platform.connections import DORIS_CONN_ID
 from commodity_platform.errors import ConfigError
 from commodity_platform.k8s.manifests import Manifest
-from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.paths import CONNECTORS_DIR
 
 log = logging.getLogger(__name__)
 
-CONNECTORS_DIR = INCLUDE_DIR / "connectors"
 KAFKA_CONNECT_SECRETS_CONN_ID = "kafka_connect_secrets"
 SOURCE_ANNOTATION = "platform.commodity.io/source-connection"
 BASE64_PREFIX = "base64:"

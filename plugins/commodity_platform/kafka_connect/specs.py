@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from commodity_platform.errors import ConfigError
-from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.paths import CONNECTORS_DIR, INCLUDE_DIR
 from commodity_platform.redaction import (  # noqa: F401  (re-exported: the classifier's public home was here)
     _KNOWN_PROVIDERS,
     REFERENCE_RE,
@@ -47,8 +47,6 @@ from commodity_platform.validation import (
     preview,
     read_text_limited,
 )
-
-CONNECTORS_DIR: Path = INCLUDE_DIR / "connectors"
 
 #: Every connector this project manages is named with this prefix. Pruning relies on it: a connector
 #: without the prefix was created by someone else and is never touched.
