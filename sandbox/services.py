@@ -32,13 +32,13 @@ from typing import Any
 import httpx
 import yaml
 
+from commodity_platform.connections import DORIS_DATABASE
 from commodity_platform.errors import PermanentError
-from commodity_platform.paths import MANIFESTS_DIR, PROJECT_ROOT
+from commodity_platform.paths import DAGS_DIR, MANIFESTS_DIR, PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 SANDBOX_HOME = PROJECT_ROOT / ".sandbox"
-DORIS_DATABASE = "commodity_realtime"
 _SANDBOX_USER = "airflow"
 
 
@@ -339,7 +339,7 @@ def airflow_env(home: Path) -> dict[str, str]:
     """Environment for an Airflow 3 that uses this project's dags/plugins and a SQLite DB under ``home``."""
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from commodity_platform.connections import DORIS_DATABASE
+
 #: The distribution's name (pyproject ``[project] name``); Airflow refuses provider info that names another.
 DISTRIBUTION_NAME = "commodity-streaming-ops"
 
@@ -45,7 +47,7 @@ def get_provider_info() -> dict[str, Any]:
                         # the Service and port of include/manifests/04-doris/30-doris-services.yaml (query_port)
                         "host": "doris-fe",
                         "port": "9030",
-                        "schema": "commodity_realtime",
+                        "schema": DORIS_DATABASE,
                         "login": "airflow",
                     },
                 },

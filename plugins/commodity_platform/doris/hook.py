@@ -11,9 +11,7 @@ from functools import cached_property
 
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-from commodity_platform.connections import DORIS_CONN_ID
-
-DEFAULT_DATABASE = "commodity_realtime"
+from commodity_platform.connections import DORIS_CONN_ID, DORIS_DATABASE
 
 
 class DorisHook(MySqlHook):
@@ -49,7 +47,7 @@ class DorisHook(MySqlHook):
     def platform_database(self) -> str:
         """The database the platform's tables live in: the connection's schema, else the default."""
         conn = self.get_connection(self.get_conn_id())
-        return conn.schema or DEFAULT_DATABASE
+        return conn.schema or DORIS_DATABASE
 
     def is_doris(self) -> bool:
         """True when the server is Apache Doris (its ``@@version_comment`` names it)."""

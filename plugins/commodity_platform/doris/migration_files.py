@@ -32,6 +32,7 @@ from typing import Any
 import sqlparse
 from sqlglot import exp
 
+from commodity_platform.connections import DORIS_DATABASE
 from commodity_platform.doris.dialect import (
     ParsedStatement,
     StatementKind,
@@ -85,7 +86,7 @@ class SchemaSettings:
     """Values for the ``${...}`` placeholders of the migration files, validated on construction."""
 
     #: The platform database; a run takes it from the Doris connection's schema (``DorisHook.platform_database``).
-    database: str = "commodity_realtime"
+    database: str = DORIS_DATABASE
     replication_num: int = _PARAM_DEFAULTS["replication_num"]
     raw_retention_days: int = _PARAM_DEFAULTS["raw_retention_days"]
     agg_retention_days: int = _PARAM_DEFAULTS["agg_retention_days"]

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from commodity_platform.errors import ConfigError
-from commodity_platform.paths import INCLUDE_DIR
+from commodity_platform.paths import SQL_DIR
 from commodity_platform.validation import MAX_MANIFEST_FILE_BYTES, read_text_limited
 
 PLACEHOLDER = re.compile(r"\$\{dp:([a-z0-9_.:/-]+)\}", re.IGNORECASE)
@@ -78,7 +78,7 @@ _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
 
 def _sql_file(name: str, source: str) -> str:
-    path = INCLUDE_DIR / "sql" / name.split(":", 1)[1]
+    path = SQL_DIR / name.split(":", 1)[1]
     if not path.is_file():
         raise ConfigError(f"{source}: placeholder ${{dp:{name}}} refers to missing file {path}")
     return path.read_text(encoding="utf-8")
