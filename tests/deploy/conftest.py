@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 # Airflow's environment and the ``airflow_db`` fixture come from tests/conftest.py (the shared one).
+from commodity_platform.deploy.params import PhaseOptions
+from commodity_platform.k8s.apply import ApplyEngine
 from sandbox.k8s_emulator import KubernetesEmulator
 from sandbox.k8s_stand_ins import operator_deployment
 
@@ -101,6 +103,42 @@ def api_client_for() -> Iterator[Callable[[KubernetesEmulator], Any]]:
     yield build
     for api in clients:
         api.close()
+
+
+#: The namespace the deploy uses by default (the DAG's Param default), where the engine fixtures apply.
+NAMESPACE: str = PhaseOptions().namespace
+
+
+@pytest.fixture
+def make_engine(make_emulator: EmulatorFactory, api_client_for: Callable[[KubernetesEmulator], Any]
+                ) -> Iterator[Callable[..., ApplyEngine]]:
+    """A factory of ApplyEngines in NAMESPACE, each on a fresh emulator built with the given keyword
+    arguments (``engine.emulator``); closed at teardown."""
+    engines: list[ApplyEngine] = []
+
+    def build(**emulator_kwargs: Any) -> ApplyEngine:
+        emulator = make_emulator(**emulator_kwargs)
+        engine = ApplyEngine(api_client_for(emulator), namespace=NAMESPACE)
+        engine.emulator = emulator  # type: ignore[attr-defined]  # the tests inspect the cluster behind it
+        engines.append(engine)
+        return engine
+
+    yield build
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def emulator_delay() -> float:
+    """Seconds the emulated workloads of the ``engine`` fixture take to become ready; a test module whose
+    readiness gates must see intermediate states overrides this fixture (test_apply_engine: 0.3 s)."""
+    return 0.1
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., ApplyEngine], emulator_delay: float) -> ApplyEngine:
+    """An ApplyEngine on its own emulator (``engine.emulator``) whose workloads are ready after emulator_delay."""
+    return make_engine(delay=emulator_delay)
 
 
 class RecordingAction:

@@ -10,7 +10,7 @@ import pytest
 
 from commodity_platform.deploy.execution import deploy_phase
 from commodity_platform.deploy.params import PhaseOptions
-from commodity_platform.k8s.apply import RECREATE_ANNOTATION, ApplyEngine
+from commodity_platform.k8s.apply import RECREATE_ANNOTATION
 from commodity_platform.k8s.manifests import Manifest
 from commodity_platform.k8s.readiness import ReadinessTimeoutError, WaitTarget, wait_ready
 
@@ -29,12 +29,9 @@ DEPLOYMENT = {
 
 
 @pytest.fixture
-def engine(make_emulator: Any, api_client_for: Any) -> Any:
-    emulator = make_emulator(delay=0.3)
-    eng = ApplyEngine(api_client_for(emulator), namespace="data-platform")
-    eng.emulator = emulator
-    yield eng
-    eng.close()
+def emulator_delay() -> float:
+    """The engine fixture's emulator (tests/deploy/conftest.py) at the emulator's own default pace, 0.3 s."""
+    return 0.3
 
 
 def test_server_side_apply_is_idempotent_and_detects_changes(engine: Any) -> None:
@@ -102,11 +99,10 @@ def test_unserved_kind_is_a_clear_error(engine: Any) -> None:
 
 
 def test_watch_wait_logs_progress_and_times_out_with_diagnosis(
-    make_emulator: Any, api_client_for: Any, caplog: pytest.LogCaptureFixture
+    make_engine: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # "web" takes 4 s (a replica every 1.3 s), so its partial states are seen even on a busy machine.
-    emulator = make_emulator(delay=0.6, delays={"web": 4.0}, stuck={"stuck-web"})
-    engine = ApplyEngine(api_client_for(emulator), namespace="data-platform")
+    engine = make_engine(delay=0.6, delays={"web": 4.0}, stuck={"stuck-web"})
     engine.apply(Manifest(copy.deepcopy(DEPLOYMENT), "web.yaml#0"))
     stuck = copy.deepcopy(DEPLOYMENT)
     stuck["metadata"]["name"] = "stuck-web"
@@ -127,7 +123,6 @@ def test_watch_wait_logs_progress_and_times_out_with_diagnosis(
                 on_timeout=lambda bad: log_diagnosis(engine, bad, "demo"),
             )
     assert "pod stuck-web-2: phase=Pending" in caplog.text
-    engine.close()
 
 
 def test_phase_with_custom_manifest_root_waits_for_flink_deployments(

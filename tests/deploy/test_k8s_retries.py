@@ -14,19 +14,10 @@ import pytest
 
 from commodity_platform.errors import TemporaryError
 from commodity_platform.k8s import apply as k8s_apply
-from commodity_platform.k8s.apply import ApplyEngine, retry_after_seconds, with_retries
+from commodity_platform.k8s.apply import retry_after_seconds, with_retries
 from commodity_platform.k8s.manifests import Manifest
 
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "v"}}
-
-
-@pytest.fixture
-def engine(make_emulator: Any, api_client_for: Any) -> Any:
-    emulator = make_emulator(delay=0.1)
-    eng = ApplyEngine(api_client_for(emulator), namespace="data-platform")
-    eng.emulator = emulator
-    yield eng
-    eng.close()
 
 
 def _gaps_after_429(log: list[tuple[float, str, str, bool]]) -> list[float]:

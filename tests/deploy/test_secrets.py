@@ -26,12 +26,11 @@ from commodity_platform.deploy.secrets import (
     describe_secrets,
 )
 from commodity_platform.errors import ConfigError
-from commodity_platform.k8s.apply import ApplyEngine, scrub
+from commodity_platform.k8s.apply import scrub
 from commodity_platform.paths import INCLUDE_DIR
 
 from .conftest import FAKE_DORIS, fake_connect_secret_values, fake_connections
-
-NS = "data-platform"
+from .conftest import NAMESPACE as NS
 
 
 def _values(manifest: Any) -> dict[str, bytes]:
@@ -41,15 +40,6 @@ def _values(manifest: Any) -> dict[str, bytes]:
 def _all_values() -> list[str]:
     values = [FAKE_DORIS["password"], *fake_connect_secret_values().values()]
     return values + [base64.b64encode(v.encode()).decode() for v in values]
-
-
-@pytest.fixture
-def engine(make_emulator: Any, api_client_for: Any) -> Any:
-    emulator = make_emulator(delay=0.1)
-    eng = ApplyEngine(api_client_for(emulator), namespace=NS)
-    eng.emulator = emulator
-    yield eng
-    eng.close()
 
 
 def test_secrets_are_built_with_the_right_keys_types_and_values() -> None:
