@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.dag_runs import task_states
 from tests.doris.test_migrations_sandbox import DB, ddl_counters
 
 pytestmark = pytest.mark.sandbox
-
-
-def task_states(dag_run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 def database_exists(sandbox) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sandbox.ticks import Faults, generate_ticks, load_ticks
+from tests.dag_runs import task_states
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
 pytestmark = pytest.mark.sandbox
@@ -28,10 +29,6 @@ def conf(**overrides: Any) -> dict[str, Any]:
     base = {"start": "2031-05-01T23:00:00Z", "end": "2031-05-02T01:00:00Z", "commodity_codes": None,
             "max_span_days": 31, "chunk_minutes": 1440, "parallel_workers": 0}
     return {**base, **overrides}
-
-
-def task_states(run) -> dict[str, tuple[str, int]]:
-    return {ti.task_id: (str(ti.state), ti.try_number) for ti in run.get_task_instances()}
 
 
 def asset_events(run) -> list[dict[str, Any]]:
@@ -57,7 +54,7 @@ def test_dag_rebuilds_the_window_verifies_and_emits_the_asset(dagbag, airflow_db
 
     run = dag.test(run_conf=conf())
 
-    assert str(run.state) == "success", task_states(run)
+    assert str(run.state) == "success", task_states(run, tries=True)
     assert_bars_match(stored_bars(db), reference_bars(ticks.rows(), START, END))
     (extra,) = asset_events(run)
     assert extra["start"] == "2031-05-01T23:00:00Z" and extra["end"] == "2031-05-02T01:00:00Z"
@@ -71,13 +68,13 @@ def test_dag_rebuilds_the_window_verifies_and_emits_the_asset(dagbag, airflow_db
 def test_dag_with_commodity_codes_and_a_second_run_changing_nothing(dagbag, airflow_db, db, ticks) -> None:
     dag = dagbag.get_dag("ohlc_backfill")
     first = dag.test(run_conf=conf(commodity_codes=["WTI"], chunk_minutes=60))
-    assert str(first.state) == "success", task_states(first)
+    assert str(first.state) == "success", task_states(first, tries=True)
     assert {k[0] for k in stored_bars(db)} == {"WTI"}
     before = stored_bars(db)
 
     second = dag.test(run_conf=conf(commodity_codes=["WTI"], chunk_minutes=60))
 
-    assert str(second.state) == "success", task_states(second)
+    assert str(second.state) == "success", task_states(second, tries=True)
     assert stored_bars(db) == before
 
 
@@ -103,7 +100,7 @@ def test_bad_conf_fails_at_once_without_retry_and_writes_nothing(dagbag, airflow
 
     run = dag.test(run_conf=conf(**bad))
 
-    states = task_states(run)
+    states = task_states(run, tries=True)
     assert str(run.state) == "failed"
     assert states["resolve_window"] == ("failed", 1), states
     assert states["rebuild_bars"][0] == "upstream_failed"
@@ -129,7 +126,7 @@ def test_backfill_ranges_map_to_hourly_windows_and_a_run_without_window_rebuilds
     run = dag.test(logical_date=datetime(2026, 1, 2, 1, 0, tzinfo=utc),
                    run_conf=conf(start=None, end=None))
 
-    assert str(run.state) == "success", task_states(run)
+    assert str(run.state) == "success", task_states(run, tries=True)
     interval = (datetime(2026, 1, 2, 0, 0), datetime(2026, 1, 2, 1, 0))
     assert (run.data_interval_start.replace(tzinfo=None), run.data_interval_end.replace(tzinfo=None)) == interval
     expected = reference_bars(ticks.rows(), *interval)
