@@ -159,7 +159,8 @@ def generate_ticks(
     start: datetime,
     end: datetime,
     *,
-    n_ticks: int,
+    n_ticks: int | None = None,
+    per_minute: int | None = None,
     commodities: Sequence[str] | int = 8,
     faults: Faults | None = None,
     quiet_fraction: float = 0.15,
@@ -168,6 +169,10 @@ def generate_ticks(
 ) -> Ticks:
     """Generate about ``n_ticks`` ticks in ``[start, end)`` (exactly ``n_ticks`` valid+invalid rows).
 
+    :param n_ticks: how many ticks in all, spread over busy and quiet minutes.
+    :param per_minute: instead of ``n_ticks``: exactly this many ticks per commodity in every minute, the
+        i-th at a random millisecond of the i-th equal slice of the minute (no quiet minutes, no session
+        weighting), so a window's tick count is known exactly (the data-quality tests count them).
     :param commodities: codes from :data:`COMMODITIES`, or how many of them (first N).
     :param quiet_fraction: share of minutes per commodity without any tick (no bar for them).
     :param seed: same seed, same ticks.
@@ -180,24 +185,38 @@ def generate_ticks(
     start_ms, end_ms = _to_epoch_ms(start), _to_epoch_ms(end)
     if end_ms <= start_ms:
         raise ConfigError(f"generate_ticks: end {end} must be after start {start}")
-    if n_ticks < 0:
+    if (n_ticks is None) == (per_minute is None):
+        raise ConfigError("generate_ticks: give either n_ticks or per_minute")
+    if n_ticks is not None and n_ticks < 0:
         raise ConfigError(f"generate_ticks: n_ticks must be >= 0, got {n_ticks}")
+    if per_minute is not None and not 1 <= per_minute <= 60_000:
+        raise ConfigError(f"generate_ticks: per_minute must be between 1 and 60000, got {per_minute}")
     rng = np.random.default_rng(seed)
     first_minute = start_ms // 60_000
     n_minutes = max(1, -(-(end_ms - start_ms) // 60_000))
 
-    per_code = np.full(len(specs), n_ticks // len(specs), dtype=np.int64)
-    per_code[: n_ticks % len(specs)] += 1
+    if n_ticks is not None:
+        per_code = np.full(len(specs), n_ticks // len(specs), dtype=np.int64)
+        per_code[: n_ticks % len(specs)] += 1
+        counts: list[int | None] = [int(count) for count in per_code]
+    else:
+        counts = [None] * len(specs)  # per_minute: the window decides
     parts: list[dict[str, np.ndarray]] = []
-    for spec, count in zip(specs, per_code, strict=True):
+    for spec, count in zip(specs, counts, strict=True):
         if count == 0:
             continue
         stale = spec.code == faults.stale_commodity
         start_price = (start_prices or {}).get(spec.code, spec.price)
         if not start_price > 0:
             raise ConfigError(f"generate_ticks: start price of {spec.code} must be > 0, got {start_price!r}")
-        parts.append(_walk(rng, spec, int(count), start_ms, end_ms, first_minute, n_minutes, quiet_fraction,
-                           stale=stale, start_price=float(start_price)))
+        if count is None:
+            assert per_minute is not None
+            event_ms = _regular_times(rng, per_minute, start_ms, end_ms, first_minute, n_minutes, stale=stale)
+        else:
+            event_ms = _session_times(rng, spec, count, start_ms, end_ms, first_minute, n_minutes, quiet_fraction,
+                                      stale=stale)
+        if len(event_ms):
+            parts.append(_walk(rng, spec, event_ms, start_price=float(start_price)))
 
     code = np.concatenate([p["code"] for p in parts]) if parts else np.array([], dtype=object)
     event_ms = np.concatenate([p["event_ms"] for p in parts]) if parts else np.array([], dtype=np.int64)
@@ -253,10 +272,10 @@ def _resolve_commodities(commodities: Sequence[str] | int) -> list[CommoditySpec
     return [COMMODITY_BY_CODE[c] for c in commodities]
 
 
-def _walk(rng: np.random.Generator, spec: CommoditySpec, count: int, start_ms: int, end_ms: int,
-          first_minute: int, n_minutes: int, quiet_fraction: float, *, stale: bool,
-          start_price: float) -> dict[str, np.ndarray]:
-    """One commodity's ticks: minutes weighted by session, uniform ms within a minute, GBM prices."""
+def _session_times(rng: np.random.Generator, spec: CommoditySpec, count: int, start_ms: int, end_ms: int,
+                   first_minute: int, n_minutes: int, quiet_fraction: float, *, stale: bool) -> np.ndarray:
+    """``count`` event times (ms, sorted) of one commodity: minutes weighted by its session, some quiet,
+    uniform ms within a minute."""
     minutes = first_minute + np.arange(n_minutes)
     hour = (minutes // 60) % 24
     lo, hi = spec.session_utc
@@ -270,7 +289,27 @@ def _walk(rng: np.random.Generator, spec: CommoditySpec, count: int, start_ms: i
     event_ms = chosen * 60_000 + rng.integers(0, 60_000, size=count)
     event_ms = np.clip(event_ms, start_ms, end_ms - 1)
     event_ms.sort()
+    return event_ms
 
+
+def _regular_times(rng: np.random.Generator, per_minute: int, start_ms: int, end_ms: int, first_minute: int,
+                   n_minutes: int, *, stale: bool) -> np.ndarray:
+    """``per_minute`` event times (ms, sorted) in every minute of ``[start_ms, end_ms)``: the i-th at a random
+    millisecond of the i-th of ``per_minute`` equal slices of its minute."""
+    slots = np.arange(n_minutes * per_minute)
+    minute = first_minute + slots // per_minute
+    offset = ((slots % per_minute) + rng.random(len(slots))) * (60_000 / per_minute)
+    event_ms = minute * 60_000 + offset.astype(np.int64)
+    keep = (event_ms >= start_ms) & (event_ms < end_ms)
+    if stale:
+        keep &= minute < first_minute + n_minutes // 2  # the feed dies halfway, as with session times
+    return event_ms[keep]
+
+
+def _walk(rng: np.random.Generator, spec: CommoditySpec, event_ms: np.ndarray, *,
+          start_price: float) -> dict[str, np.ndarray]:
+    """One commodity's ticks at ``event_ms``: GBM prices on its tick grid, lot-sized volumes."""
+    count = len(event_ms)
     # Geometric random walk in event time; step variance proportional to elapsed time.
     dt_days = np.diff(event_ms, prepend=event_ms[0]) / 86_400_000
     steps = rng.standard_normal(count) * spec.daily_vol * np.sqrt(dt_days)
@@ -454,6 +493,63 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 seed=args.seed, conn_id=args.conn_id, method=args.method)
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0
+
+
+# -- stored bars for the data-quality tests: the correct ones, and single deliberate faults ----------------
+
+#: The bar columns a fault may change (a column name is part of the UPDATE's text, so only these).
+BAR_VALUE_COLUMNS = ("open_price", "high_price", "low_price", "close_price", "volume", "vwap", "tick_count")
+
+
+def wipe(conn: Any, tables: Sequence[str] = ("energy_prices_rt", "price_1min_agg")) -> None:
+    """Empty ``tables`` (default: the ticks and the bars)."""
+    cur = conn.cursor()
+    for table in tables:
+        cur.execute(f"DELETE FROM {table}")
+    cur.close()
+
+
+def materialize_bars(conn: Any, start: datetime, end: datetime, *, table: str = "price_1min_agg") -> int:
+    """Write the bars of ``[start, end)`` derived from the stored ticks by the shared bar definition
+    (:func:`commodity_platform.ohlc.definition.bars_sql`); returns the rows written. Clean data is then
+    correct by construction, so a fault a test injects afterwards is its only error."""
+    from commodity_platform.ohlc.definition import bars_sql
+
+    sql, params = bars_sql(start, end)
+    cur = conn.cursor()
+    cur.execute(
+        f"REPLACE INTO {table} (commodity_code, bar_start, open_price, high_price, low_price, close_price, "
+        f"volume, vwap, tick_count) {sql}",
+        params,
+    )
+    written = cur.rowcount
+    cur.close()
+    return written
+
+
+def _change_one_bar(conn: Any, sql: str, params: Sequence[Any], *, what: str) -> None:
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    changed = cur.rowcount
+    cur.close()
+    if changed != 1:
+        raise ConfigError(f"{what}: expected to change 1 bar, changed {changed}")
+
+
+def corrupt_bar(conn: Any, code: str, bar_start: datetime, *, column: str = "close_price",
+                delta: str = "0.5") -> None:
+    """Add ``delta`` to one stored bar's ``column`` (its ticks unchanged): a bar the OHLC check must report."""
+    if column not in BAR_VALUE_COLUMNS:
+        raise ConfigError(f"corrupt_bar: column must be one of {BAR_VALUE_COLUMNS}, got {column!r}")
+    _change_one_bar(conn, f"UPDATE price_1min_agg SET {column} = {column} + %s "
+                          "WHERE commodity_code = %s AND bar_start = %s",
+                    (Decimal(delta), code, bar_start), what=f"corrupt bar {code} {bar_start}")
+
+
+def delete_bar(conn: Any, code: str, bar_start: datetime) -> None:
+    """Delete one stored bar (its ticks stay): a missing bar for the OHLC check."""
+    _change_one_bar(conn, "DELETE FROM price_1min_agg WHERE commodity_code = %s AND bar_start = %s",
+                    (code, bar_start), what=f"delete bar {code} {bar_start}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,38 @@ def test_unknown_commodity_is_refused() -> None:
         generate_ticks(START, END, n_ticks=10, commodities=["GOLD"])
 
 
+def test_per_minute_puts_exactly_that_many_ticks_in_every_minute() -> None:
+    """The data-quality tests' layout (was tests/quality/ticks.py): a window's tick count is exact, each tick
+    in its own slice of the minute, all valid, prices at the commodity's level; the same seed, the same ticks."""
+    from collections import Counter
+
+    end = datetime(2031, 6, 1, 1, 10, 30)  # a partial last minute keeps only its ticks before the end
+    ticks = generate_ticks(START, end, per_minute=6, commodities=["WTI", "BRENT"], seed=7)
+    rows = list(ticks.rows())
+    per_minute = Counter((r[0], r[1].replace(second=0, microsecond=0)) for r in rows)
+    assert {n for (_, minute), n in per_minute.items() if minute < datetime(2031, 6, 1, 1, 10)} == {6}
+    assert len(per_minute) == 2 * 71 and all(r[1] < end for r in rows)
+    assert all(is_valid(r) for r in rows)
+    for code in ("WTI", "BRENT"):
+        slices = sorted((r[1].second * 1000 + r[1].microsecond // 1000) // 10_000 for r in rows
+                        if r[0] == code and r[1] < datetime(2031, 6, 1, 0, 1))
+        assert slices == [0, 1, 2, 3, 4, 5]
+        assert 0.9 * COMMODITY_BY_CODE[code].price < float(next(r[2] for r in rows if r[0] == code)) < 1.1 * (
+            COMMODITY_BY_CODE[code].price)
+    assert rows == list(generate_ticks(START, end, per_minute=6, commodities=["WTI", "BRENT"], seed=7).rows())
+
+
+def test_a_tick_count_is_given_one_way() -> None:
+    from commodity_platform.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="either n_ticks or per_minute"):
+        generate_ticks(START, END, n_ticks=10, per_minute=6)
+    with pytest.raises(ConfigError, match="either n_ticks or per_minute"):
+        generate_ticks(START, END)
+    with pytest.raises(ConfigError, match="per_minute must be between 1 and 60000"):
+        generate_ticks(START, END, per_minute=0)
+
+
 @pytest.mark.sandbox
 @pytest.mark.parametrize("method", ["infile", "insert"])
 def test_loaded_rows_equal_the_generated_ones(db, method: str) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.quality import ticks as T
+from sandbox.services import DORIS_DATABASE
+from sandbox.ticks import Faults, generate_ticks, load_ticks, materialize_bars, wipe
 
 #: The instant every scenario is evaluated at; data is laid out relative to it.
 AS_OF = datetime(2026, 3, 1, 12, 0, 30)
@@ -22,24 +23,37 @@ WINDOW_START, WINDOW_END = datetime(2026, 3, 1, 10, 58), datetime(2026, 3, 1, 11
 FRESHNESS_TABLES = {"energy_prices_rt": 300, "price_1min_agg": 360}
 
 
+#: Valid ticks per code in every minute (the tests count a window's ticks: 3 codes x 60 minutes x 6).
+TICKS_PER_MINUTE = 6
+
+
 def lay_out_clean_data(conn: Any, *, stale: dict[str, datetime] | None = None) -> None:
-    """Ticks for CODES from DATA_START up to AS_OF (a code in ``stale`` stops at its datetime), and the
-    bars the shared definition derives from them."""
-    stale = stale or {}
-    T.wipe(conn, ("energy_prices_rt", "price_1min_agg"))
+    """TICKS_PER_MINUTE valid ticks a minute for each of CODES from DATA_START up to AS_OF (a code in
+    ``stale`` stops at its datetime), from the sandbox's tick generator, and the bars the shared definition
+    derives from them."""
+    wipe(conn)
     end = AS_OF.replace(second=0) + timedelta(minutes=1)
-    specs = [T.TickSpec(code, DATA_START, stale.get(code, end), base_price=60.0 + 10 * i)
-             for i, code in enumerate(CODES)]
-    T.insert_ticks(conn, specs)
+    load_ticks(conn, generate_ticks(DATA_START, end, per_minute=TICKS_PER_MINUTE, commodities=list(CODES), seed=7),
+               method="insert")
     cur = conn.cursor()
     cur.execute("DELETE FROM energy_prices_rt WHERE event_time > %s", (AS_OF,))
+    for code, stops in (stale or {}).items():
+        cur.execute("DELETE FROM energy_prices_rt WHERE commodity_code = %s AND event_time >= %s", (code, stops))
     cur.close()
-    T.materialize_bars(conn, DATA_START, end)
+    materialize_bars(conn, DATA_START, end)
+
+
+def insert_invalid_ticks(conn: Any, at: datetime, count: int, *, seed: int = 11) -> None:
+    """``count`` ticks in the minute from ``at`` that the bar definition ignores (the generator's invalid
+    kinds: NULL/zero/negative price, NULL/negative volume, NULL/empty code)."""
+    ticks = generate_ticks(at, at + timedelta(minutes=1), n_ticks=count, commodities=["WTI"],
+                           faults=Faults(invalid=1.0), quiet_fraction=0.0, seed=seed)
+    load_ticks(conn, ticks, method="insert")
 
 
 @pytest.fixture
 def dq_conn(warehouse):
-    conn = warehouse.mysql_connect("commodity_realtime")
+    conn = warehouse.mysql_connect(DORIS_DATABASE)
     yield conn
     conn.close()
 
@@ -82,10 +96,6 @@ def run_dq(dq_dag, airflow_db, tmp_path, monkeypatch) -> Callable[..., Any]:
         return dq_dag.test(run_conf=conf, logical_date=logical_date)
 
     return run
-
-
-def task_states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 def pushed_metrics(pushgateway_url: str, instance: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from commodity_platform.ohlc.comparison import compare_bars
-from tests.quality import ticks as T
+from sandbox.ticks import corrupt_bar, delete_bar, materialize_bars
 from tests.quality.conftest import CODES, DATA_START, WINDOW_END, WINDOW_START
 
 pytestmark = pytest.mark.sandbox
@@ -24,10 +24,10 @@ def test_clean_bars_match_through_a_hook_and_a_connection(clean_data, warehouse)
 
 
 def test_each_kind_of_problem_is_counted_with_examples(clean_data) -> None:
-    T.delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 0))
-    T.corrupt_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 5), column="vwap", delta="0.001")
+    delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 0))
+    corrupt_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 5), column="vwap", delta="0.001")
     # a stored low above its open breaks the invariant low <= open as well as differing
-    T.corrupt_bar(clean_data, "HENRY_HUB", datetime(2026, 3, 1, 11, 10), column="low_price", delta="100")
+    corrupt_bar(clean_data, "HENRY_HUB", datetime(2026, 3, 1, 11, 10), column="low_price", delta="100")
     cur = clean_data.cursor()
     cur.execute("INSERT INTO price_1min_agg VALUES ('WTI', '2026-03-01 11:20:00', 1, 1, 1, 1, 1, 1, 1) "
                 "ON DUPLICATE KEY UPDATE tick_count = tick_count + 1")  # an existing bar gets a wrong count
@@ -55,11 +55,12 @@ def test_each_kind_of_problem_is_counted_with_examples(clean_data) -> None:
 
 
 def test_codes_window_and_tolerance(clean_data) -> None:
-    T.corrupt_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 15), column="volume", delta="0.01")
+    corrupt_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 15), column="volume", delta="0.01")
     assert compare_bars(clean_data, WINDOW_START, WINDOW_END, codes=["BRENT", "HENRY_HUB"]).ok
     assert compare_bars(clean_data, WINDOW_START, datetime(2026, 3, 1, 11, 15)).ok  # end is exclusive
     assert compare_bars(clean_data, WINDOW_START, WINDOW_END, codes=["WTI"]).differing_bars == 1
-    # 0.01 on a volume of ~100 is a relative error of ~1e-4: beyond 1e-6, within 1e-3
+    # 0.01 on a bar volume of some hundreds (6 ticks of ~100-lot WTI trades) is a relative error of ~1e-5:
+    # beyond 1e-6, within 1e-3
     assert compare_bars(clean_data, WINDOW_START, WINDOW_END, codes=["WTI"], tolerance=1e-3).ok
 
 
@@ -70,7 +71,7 @@ def test_zero_volume_bar_has_null_vwap_and_matches(clean_data) -> None:
     cur.execute("INSERT INTO energy_prices_rt (commodity_code, event_time, price, volume) "
                 "VALUES ('WTI', '2026-03-01 11:40:05', 61.5, 0)")
     cur.close()
-    T.materialize_bars(clean_data, datetime(2026, 3, 1, 11, 40), datetime(2026, 3, 1, 11, 41))
+    materialize_bars(clean_data, datetime(2026, 3, 1, 11, 40), datetime(2026, 3, 1, 11, 41))
     result = compare_bars(clean_data, WINDOW_START, WINDOW_END)
     assert result.ok, result.examples
     cur = clean_data.cursor()

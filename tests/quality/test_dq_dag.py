@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.quality import ticks as T
-from tests.quality.conftest import AS_OF, check_success, lay_out_clean_data, pushed_metrics, task_states
+from sandbox.ticks import corrupt_bar, delete_bar
+from tests.dag_runs import task_states
+from tests.quality.conftest import AS_OF, check_success, insert_invalid_ticks, lay_out_clean_data, pushed_metrics
 
 pytestmark = pytest.mark.sandbox
 
@@ -66,7 +67,7 @@ def test_stale_commodity_fails_freshness_only(dq_conn, run_dq, sandbox) -> None:
 
 
 def test_corrupted_bar_fails_ohlc_only(clean_data, run_dq, sandbox) -> None:
-    T.corrupt_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 30), column="close_price", delta="0.25")
+    corrupt_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 30), column="close_price", delta="0.25")
     run = run_dq("pytest-corrupt")
     metrics = assert_only_failing(run, sandbox, "pytest-corrupt", "ohlc_correctness")
     assert metrics[("streaming_dq_ohlc_mismatched_bars", ())] == 1
@@ -75,7 +76,7 @@ def test_corrupted_bar_fails_ohlc_only(clean_data, run_dq, sandbox) -> None:
 
 
 def test_missing_bar_fails_ohlc_only(clean_data, run_dq, sandbox) -> None:
-    T.delete_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 20))
+    delete_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 20))
     run = run_dq("pytest-missing")
     metrics = assert_only_failing(run, sandbox, "pytest-missing", "ohlc_correctness")
     assert metrics[("streaming_dq_ohlc_mismatched_bars", ())] == 1
@@ -83,7 +84,7 @@ def test_missing_bar_fails_ohlc_only(clean_data, run_dq, sandbox) -> None:
 
 
 def test_invalid_ticks_over_threshold_fail_error_rate_only(clean_data, run_dq, sandbox) -> None:
-    T.insert_invalid_ticks(clean_data, "WTI", datetime(2026, 3, 1, 11, 40, 1), 50)
+    insert_invalid_ticks(clean_data, datetime(2026, 3, 1, 11, 40, 1), 50)
     run = run_dq("pytest-invalid")
     metrics = assert_only_failing(run, sandbox, "pytest-invalid", "error_rate")
     assert metrics[("streaming_dq_invalid_ticks", ())] == 50
@@ -91,14 +92,14 @@ def test_invalid_ticks_over_threshold_fail_error_rate_only(clean_data, run_dq, s
 
 
 def test_invalid_ticks_under_threshold_pass(clean_data, run_dq, sandbox) -> None:
-    T.insert_invalid_ticks(clean_data, None, datetime(2026, 3, 1, 11, 40, 1), 5)
+    insert_invalid_ticks(clean_data, datetime(2026, 3, 1, 11, 40, 1), 5)
     run = run_dq("pytest-invalid-few", invalid_tick_rate_max=0.01)
     metrics = assert_only_failing(run, sandbox, "pytest-invalid-few", None)
     assert metrics[("streaming_dq_invalid_ticks", ())] == 5
 
 
 def test_results_are_saved_and_the_report_written(clean_data, run_dq, sandbox, tmp_path) -> None:
-    T.delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 0))
+    delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 11, 0))
     run = run_dq("pytest-history")
     cur = clean_data.cursor()
     cur.execute("SELECT check_name, status, report_path FROM dq_results WHERE run_id = %s", (run.run_id,))
@@ -113,7 +114,7 @@ def test_results_are_saved_and_the_report_written(clean_data, run_dq, sandbox, t
 
 def test_failing_push_fires_the_alert_in_prometheus(clean_data, run_dq, sandbox) -> None:
     """The sandbox Prometheus scrapes the Pushgateway every 5 s and evaluates the repository's rules."""
-    T.corrupt_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 10), column="high_price", delta="1")
+    corrupt_bar(clean_data, "BRENT", datetime(2026, 3, 1, 11, 10), column="high_price", delta="1")
     run_dq("pytest-e2e")
     deadline = time.monotonic() + 90
     firing: list[dict] = []
@@ -158,7 +159,7 @@ def test_unreachable_pushgateway_fails_publish_after_retries_with_results_saved(
 
 def test_history_recheck_uses_as_of_and_window(clean_data, run_dq, sandbox) -> None:
     """Re-checking an explicit past window: only bars in [start, end) are compared."""
-    T.delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 10, 52))
+    delete_bar(clean_data, "WTI", datetime(2026, 3, 1, 10, 52))
     run = run_dq("pytest-window", start="2026-03-01T11:00:00Z", end="2026-03-01T11:30:00Z")
     assert_only_failing(run, sandbox, "pytest-window", None)
     run = run_dq("pytest-window", start="2026-03-01T10:50:00Z", end="2026-03-01T11:00:00Z")

@@ -26,7 +26,8 @@ from sandbox import live_feed as lf
 from sandbox.live_feed import LiveFeed, fault_main, request_fault
 from sandbox.quality_demo import firing_alerts
 from sandbox.ticks import Ticks, generate_ticks
-from tests.quality.conftest import check_success, pushed_metrics, task_states
+from tests.dag_runs import task_states
+from tests.quality.conftest import check_success, pushed_metrics
 
 CHECKS = ("freshness", "error_rate", "ohlc_correctness")
 PLATFORM_TABLES = ("energy_prices_rt", "price_1min_agg", "market_alerts", "trading_signals", "weather_events_rt")
