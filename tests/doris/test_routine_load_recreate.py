@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from commodity_platform.doris.migration_files import MIGRATIONS_DIR
+from commodity_platform.doris.migration_files import MIGRATIONS_DIR, SchemaSettings, discover_migrations, prepare
 from commodity_platform.doris.routine_load import (
     RoutineLoadDefinition,
     RoutineLoadReconciler,
@@ -159,6 +159,25 @@ def test_a_load_property_the_reconciler_cannot_compare_is_refused() -> None:
                      "partitions": "p1,p2"}
     with pytest.raises(ConfigError, match=r"R__x\.sql: load property 'DELETE ON a = 1' is not one"):
         parse_load_properties("COLUMNS(a), DELETE ON a = 1", where="R__x.sql")
+
+
+def test_load_properties_and_blocks_are_split_by_sqlglots_tokenizer(tmp_path: Path) -> None:
+    """Commas and parentheses inside strings (an escaped backslash before the closing quote too), back-quoted
+    names and comments do not split a clause or end a block: sqlglot's Doris tokenizer reads them."""
+    clause = ("COLUMNS(a, b = concat(a, ','), c = 'x\\\\'), WHERE a <> 'p,q' -- was (a, b)\n"
+              ", PARTITION(p1, `p,2`)")
+    assert parse_load_properties(clause, where="R__x.sql") == {
+        "columnToColumnExpr": "a,b = concat(a, ','),c = 'x\\\\'", "whereExpr": "a <> 'p,q'", "precedingFilter": "*",
+        "partitions": "p1,p,2"}
+    (tmp_path / "R__routine_load_t.sql").write_text(
+        'CREATE ROUTINE LOAD ${database}.rl_t ON t PROPERTIES ("json_root" = "$.x\\\\", "format" = "json") '
+        'FROM KAFKA ("kafka_topic" = "t", "property.group.id" = "g");\n')
+    (file,) = discover_migrations(tmp_path)
+    definition = RoutineLoadDefinition.from_migration(prepare(file, SchemaSettings()))
+    assert definition.job_properties == {"json_root": "$.x\\\\", "format": "json"}
+    assert definition.source_properties == {"kafka_topic": "t", "property.group.id": "g"}
+    with pytest.raises(ConfigError, match=r"R__x\.sql: cannot read"):
+        parse_load_properties("WHERE a = 'unterminated", where="R__x.sql")
 
 
 # -- the fake FE refuses what Doris refuses (what a naive reconciler would run into) ----------------------

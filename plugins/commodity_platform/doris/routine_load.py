@@ -57,10 +57,12 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.doris import Doris
+from sqlglot.tokens import Token, TokenType
 
 from commodity_platform.errors import ConfigError, PermanentError
 from commodity_platform.paths import SQL_DIR
@@ -182,23 +184,34 @@ def canonical_expressions(text: str) -> str | None:
     return repr(tree)  # the tree, not its SQL text: without the parentheses only the tree keeps the precedence
 
 
-def _split_top_level(text: str) -> list[str]:
-    """``text`` split at commas outside parentheses and quotes."""
-    parts, depth, quote, start = [], 0, "", 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote and text[i - 1] != "\\" else quote
-        elif char in "'\"`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts if part.strip()]
+def _tokens(sql: str, *, where: str) -> list[Token]:
+    """sqlglot's Doris tokens of ``sql``: its tokenizer, not a hand-written scan, tells the commas and parentheses
+    of the statement from those inside strings, back-quoted names and comments (and reads escaped quotes)."""
+    try:
+        return Doris().tokenize(sql)
+    except sqlglot.errors.TokenError as err:
+        raise ConfigError(f"{where}: cannot read {sql[:60]!r}: {err}") from err
+
+
+_DEPTH_STEP = {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}
+
+
+def _split_top_level(text: str, *, where: str) -> list[str]:
+    """``text`` split at its commas outside parentheses, each part as written (empty parts dropped)."""
+    parts: list[str] = []
+    depth, first, last = 0, None, None
+    for token in _tokens(text, where=where):
+        if token.token_type is TokenType.COMMA and depth == 0:
+            if first is not None and last is not None:
+                parts.append(text[first.start:last.end + 1])
+            first = None
+            continue
+        depth += _DEPTH_STEP.get(token.token_type, 0)
+        first = first or token
+        last = token
+    if first is not None and last is not None:
+        parts.append(text[first.start:last.end + 1])
+    return parts
 
 
 _LOAD_PROPERTY_RE = re.compile(
@@ -213,43 +226,62 @@ def parse_load_properties(clause: str, *, where: str) -> dict[str, str]:
     ``ON <table>`` and ``PROPERTIES``; a load property this reconciler does not model (COLUMNS TERMINATED BY,
     DELETE ON, ORDER BY) is a ConfigError rather than something silently left unchecked."""
     props = dict.fromkeys(LOAD_PROPERTY_KEYS, _NOT_GIVEN)
-    for part in _split_top_level(clause):
+    for part in _split_top_level(clause, where=where):
         match = _LOAD_PROPERTY_RE.fullmatch(part)
         if not match:
             raise ConfigError(f"{where}: load property {part[:60]!r} is not one the reconciler can compare "
                               "with a live job (COLUMNS, WHERE, PRECEDING FILTER, PARTITION)")
         if match.group("columns"):
-            props["columnToColumnExpr"] = ",".join(_split_top_level(match.group("columns_body")))
+            props["columnToColumnExpr"] = ",".join(_split_top_level(match.group("columns_body"), where=where))
         elif match.group("where"):
             props["whereExpr"] = match.group("where_body").strip()
         elif match.group("filter_body") is not None:
             props["precedingFilter"] = match.group("filter_body").strip()
         else:
-            props["partitions"] = ",".join(p.strip("` ") for p in _split_top_level(match.group("partitions_body")))
+            partitions = _split_top_level(match.group("partitions_body"), where=where)
+            props["partitions"] = ",".join(p.strip("` ") for p in partitions)
     return props
 
 
-_BLOCK_RE = re.compile(r"\b(?P<kind>PROPERTIES|FROM\s+KAFKA)\s*\(", re.IGNORECASE)
 _PAIR_RE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+class _Block(NamedTuple):
+    """Where ``PROPERTIES (...)`` or ``FROM KAFKA (...)`` stands in a statement: its keyword, and the text
+    between its parentheses (``sql[body_start:body_end]``)."""
+
+    keyword_at: int
+    body_start: int
+    body_end: int
+
+
+_QUOTED = (TokenType.STRING, TokenType.IDENTIFIER)
+
+
+def _find_block(sql: str, kind: str, *, where: str) -> _Block | None:
+    """The first ``kind`` (``PROPERTIES`` or ``FROM KAFKA``) followed by a parenthesised block, if any."""
+    tokens = _tokens(sql, where=where)
+    words = kind.split()
+    for i in range(len(tokens) - len(words)):
+        head = tokens[i:i + len(words)]
+        opening = tokens[i + len(words)]
+        if ([t.text.upper() for t in head] != words or any(t.token_type in _QUOTED for t in head)
+                or opening.token_type is not TokenType.L_PAREN):
+            continue
+        depth = 0
+        for token in tokens[i + len(words):]:
+            depth += _DEPTH_STEP.get(token.token_type, 0)
+            if depth == 0:
+                return _Block(head[0].start, opening.end + 1, token.start)
+    return None
 
 
 def _block(sql: str, kind: str, *, where: str) -> str:
     """The text inside the parentheses after ``PROPERTIES`` or ``FROM KAFKA``."""
-    for match in _BLOCK_RE.finditer(sql):
-        if re.sub(r"\s+", " ", match.group("kind").upper()) == kind:
-            depth, start = 1, match.end()
-            in_string = False
-            for i in range(start, len(sql)):
-                char = sql[i]
-                if char == '"' and sql[i - 1] != "\\":
-                    in_string = not in_string
-                elif not in_string and char == "(":
-                    depth += 1
-                elif not in_string and char == ")":
-                    depth -= 1
-                    if depth == 0:
-                        return sql[start:i]
-    raise ConfigError(f"{where}: no {kind} (...) block in the CREATE ROUTINE LOAD statement")
+    block = _find_block(sql, kind, where=where)
+    if block is None:
+        raise ConfigError(f"{where}: no {kind} (...) block in the CREATE ROUTINE LOAD statement")
+    return sql[block.body_start:block.body_end]
 
 
 @dataclass(frozen=True)
@@ -271,8 +303,9 @@ class RoutineLoadDefinition:
         where = migration.file.script
         table = stmt.table or ""
         on_table = re.search(rf"\bON\s+`?{re.escape(table)}`?", stmt.sql, re.IGNORECASE)
-        properties = _BLOCK_RE.search(stmt.sql)
-        if not on_table or not properties or properties.start() < on_table.end():
+        blocks = [b for b in (_find_block(stmt.sql, kind, where=where) for kind in ("PROPERTIES", "FROM KAFKA")) if b]
+        load_clause_end = min((b.keyword_at for b in blocks), default=None)
+        if not on_table or load_clause_end is None or load_clause_end < on_table.end():
             raise ConfigError(f"{where}: expected CREATE ROUTINE LOAD <db>.<job> ON {table} [load properties] "
                               "PROPERTIES (...) FROM KAFKA (...)")
         return cls(
@@ -283,7 +316,7 @@ class RoutineLoadDefinition:
             source_properties=dict(_PAIR_RE.findall(_block(stmt.sql, "FROM KAFKA", where=where))),
             checksum=migration.rendered_checksum,
             script=where,
-            load_properties=parse_load_properties(stmt.sql[on_table.end():properties.start()], where=where),
+            load_properties=parse_load_properties(stmt.sql[on_table.end():load_clause_end], where=where),
         )
 
     def not_alterable_changes(self, job: dict[str, Any]) -> list[str]:
@@ -319,12 +352,14 @@ class RoutineLoadDefinition:
         if pinned:
             raise ConfigError(f"{self.script}: sets {sorted(pinned)}; the reconciler cannot resume the job "
                               "from its live progress as well")
-        source = next(m for m in _BLOCK_RE.finditer(self.create_sql) if m.group("kind").upper() != "PROPERTIES")
+        source = _find_block(self.create_sql, "FROM KAFKA", where=self.script)
+        if source is None:  # from_migration read the block from this very statement
+            raise ConfigError(f"{self.script}: no FROM KAFKA (...) block in the CREATE ROUTINE LOAD statement")
         resume = (
             f'\n    "kafka_partitions" = "{",".join(str(p) for p in offsets)}",'
             f'\n    "kafka_offsets" = "{",".join(offsets.values())}",'
         )
-        return self.create_sql[: source.end()] + resume + self.create_sql[source.end() :]
+        return self.create_sql[: source.body_start] + resume + self.create_sql[source.body_start :]
 
     def alter_sql(self, database: str, *, current_topic: str) -> tuple[str, list[str]]:
         """``ALTER ROUTINE LOAD`` carrying every alterable property, and the names it had to leave out.
