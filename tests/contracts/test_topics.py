@@ -252,16 +252,24 @@ def doris_sink_mappings(specs: dict[str, dict[str, str]] | None = None) -> list[
     return loaders
 
 
-def routine_load_targets(paths: list[Path] = ROUTINE_LOADS) -> list[DorisLoader]:
-    loaders = []
+_ROUTINE_LOAD_HEAD = re.compile(r"CREATE ROUTINE LOAD\s+\S+?\.(?P<job>\w+)\s+ON\s+`?(?P<table>\w+)`?")
+
+
+def _routine_load_files(paths: list[Path]) -> list[tuple[Path, str, re.Match[str]]]:
+    """Each R__ file with its text and its ``CREATE ROUTINE LOAD <db>.<job> ON <table>``."""
+    found = []
     for path in paths:
         sql = path.read_text(encoding="utf-8")
-        found = re.search(r"CREATE ROUTINE LOAD\s+\S+?\.(\w+)\s+ON\s+`?(\w+)`?", sql)
-        assert found, f"{path.name}: no CREATE ROUTINE LOAD <db>.<job> ON <table>"
-        topic = _property(sql, "kafka_topic", path)
-        loaders.append(DorisLoader(f"routine-load:{found.group(1)}", topic, found.group(2),
-                                   f"include/sql/migrations/{path.name}"))
-    return loaders
+        head = _ROUTINE_LOAD_HEAD.search(sql)
+        assert head, f"{path.name}: no CREATE ROUTINE LOAD <db>.<job> ON <table>"
+        found.append((path, sql, head))
+    return found
+
+
+def routine_load_targets(paths: list[Path] = ROUTINE_LOADS) -> list[DorisLoader]:
+    return [DorisLoader(f"routine-load:{head['job']}", _property(sql, "kafka_topic", path), head["table"],
+                        f"include/sql/migrations/{path.name}")
+            for path, sql, head in _routine_load_files(paths)]
 
 
 def doris_tables_loaded_twice(loaders: list[DorisLoader]) -> list[str]:
@@ -296,15 +304,12 @@ def doris_stream_load_needs(table: str) -> set[str]:
 
 def routine_load_uses(paths: list[Path] = ROUTINE_LOADS) -> list[Use]:
     uses = []
-    for path in paths:
-        sql = path.read_text(encoding="utf-8")
-        job = re.search(r"CREATE ROUTINE LOAD\s+\S+?\.(\w+)", sql)
-        assert job, f"{path.name}: no CREATE ROUTINE LOAD <db>.<job>"
+    for path, sql, head in _routine_load_files(paths):
         # Routine Load's "format" defaults to csv when absent (CREATE ROUTINE LOAD reference).
         fmt = re.findall(r'"format"\s*=\s*"([^"]*)"', sql) or ["csv"]
         uses.append(
             Use(
-                f"routine-load:{job.group(1)}",
+                f"routine-load:{head['job']}",
                 _property(sql, "kafka_topic", path),
                 "consumer",
                 None,
