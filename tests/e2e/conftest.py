@@ -80,12 +80,3 @@ def migrated(live_airflow: LiveAirflow) -> LiveAirflow:
     run = live_airflow.wait_for_run("doris_schema_migrate", live_airflow.trigger("doris_schema_migrate"))
     assert run["state"] == "success", run
     return live_airflow
-
-
-def task_states(airflow: LiveAirflow, dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
-    """``task_id[map_index]`` -> (state, try_number) of a run."""
-    out = {}
-    for ti in airflow.task_instances(dag_id, run_id):
-        key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
-        out[key] = (ti["state"], ti["try_number"])
-    return out

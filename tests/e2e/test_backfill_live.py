@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import E2E_DATABASE, task_states
+from tests.dag_runs import task_states
+from tests.e2e.conftest import E2E_DATABASE
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
 pytestmark = pytest.mark.sandbox
@@ -108,7 +109,7 @@ def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(mig
     assert all(rerun[key]["end_date"] != before[key][1] for key in rerun), (rerun, before)
     assert {r["state"] for r in rerun.values()} == {"success"}
     for run in rerun.values():  # cleared and run again: a second try of every task
-        states = task_states(airflow, "ohlc_backfill", run["dag_run_id"])
+        states = task_states(airflow.task_instances("ohlc_backfill", run["dag_run_id"]), tries=True)
         assert set(states.values()) == {("success", 2)}, states
     conn = sandbox.mysql_connect(E2E_DATABASE)
     try:

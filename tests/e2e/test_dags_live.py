@@ -17,7 +17,8 @@ from commodity_platform.deploy.secrets import connector_secret_keys
 from commodity_platform.paths import PROJECT_ROOT
 from sandbox.live_feed import LiveFeed
 from sandbox.quality_demo import pushed_samples
-from tests.e2e.conftest import E2E_DATABASE, task_states
+from tests.dag_runs import task_states
+from tests.e2e.conftest import E2E_DATABASE
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
 
 pytestmark = pytest.mark.sandbox
@@ -54,7 +55,8 @@ def test_doris_schema_migrate_creates_the_database_then_executes_no_ddl(live_air
 def test_kafka_connect_register_reconciles_every_connector_on_the_emulator(live_airflow, emulators) -> None:
     run_id = live_airflow.trigger("kafka_connect_register", {"prune": True, "dry_run": False})
     run = live_airflow.wait_for_run("kafka_connect_register", run_id)
-    assert run["state"] == "success", task_states(live_airflow, "kafka_connect_register", run_id)
+    assert run["state"] == "success", task_states(
+        live_airflow.task_instances("kafka_connect_register", run_id), tries=True)
     specs = {path.stem for path in (PROJECT_ROOT / "include" / "connectors").glob("cp-*.yaml")}
     listed = httpx.get(f"{emulators.connect.url}/connectors", params={"expand": "status"}, timeout=10).json()
     assert set(listed) == specs
@@ -63,7 +65,7 @@ def test_kafka_connect_register_reconciles_every_connector_on_the_emulator(live_
         assert status["connector"]["state"] == "RUNNING", (name, status)
         assert status["tasks"] and all(t["state"] == "RUNNING" for t in status["tasks"]), (name, status)
     # One mapped reconcile task per connector, each ran once.
-    states = task_states(live_airflow, "kafka_connect_register", run_id)
+    states = task_states(live_airflow.task_instances("kafka_connect_register", run_id), tries=True)
     assert sum(key.startswith("reconcile[") for key in states) == len(specs)
     assert all(try_number == 1 for _, try_number in states.values()), states
 
@@ -90,7 +92,8 @@ def test_ohlc_backfill_then_data_quality_green_on_fresh_data(migrated, sandbox, 
     quality = airflow.trigger("streaming_data_quality", conf)
     run = airflow.wait_for_run("streaming_data_quality", quality)
     try:
-        assert run["state"] == "success", task_states(airflow, "streaming_data_quality", quality)
+        assert run["state"] == "success", task_states(
+            airflow.task_instances("streaming_data_quality", quality), tries=True)
         rows = e2e_query("SELECT check_name, success FROM dq_results WHERE run_id = %s", [quality])
         assert dict(rows) == {"freshness": 1, "error_rate": 1, "ohlc_correctness": 1}
         success = {labels["check"]: value for name, labels, value in
@@ -104,7 +107,7 @@ def test_ohlc_backfill_then_data_quality_green_on_fresh_data(migrated, sandbox, 
 def test_streaming_platform_deploy_applies_all_phases_to_the_kubernetes_emulator(live_airflow, emulators) -> None:
     run_id = live_airflow.trigger("streaming_platform_deploy", {"namespace": "data-platform", "dry_run": False})
     run = live_airflow.wait_for_run("streaming_platform_deploy", run_id, timeout=600)
-    states = task_states(live_airflow, "streaming_platform_deploy", run_id)
+    states = task_states(live_airflow.task_instances("streaming_platform_deploy", run_id), tries=True)
     assert run["state"] == "success", states
     assert all(state == "success" and try_number == 1 for state, try_number in states.values()), states
     summary = live_airflow.xcom("streaming_platform_deploy", run_id, "summary")
@@ -132,7 +135,7 @@ def test_unusable_kubernetes_connection_fails_once_without_retry(live_airflow, e
         run = live_airflow.wait_for_run("streaming_platform_deploy", run_id, timeout=150)
     finally:
         emulators.write_kubeconfig()
-    states = task_states(live_airflow, "streaming_platform_deploy", run_id)
+    states = task_states(live_airflow.task_instances("streaming_platform_deploy", run_id), tries=True)
     assert run["state"] == "failed"
     assert states["monitoring.deploy"] == ("failed", 1), states
     log_text = live_airflow.task_log("streaming_platform_deploy", run_id, "monitoring.deploy")
@@ -142,7 +145,7 @@ def test_unusable_kubernetes_connection_fails_once_without_retry(live_airflow, e
 def test_bad_param_value_fails_once_without_retry(live_airflow) -> None:
     run_id = live_airflow.trigger("ohlc_backfill", {"start": "2026-06-01T01:00:00Z", "end": "2026-06-01T00:00:00Z"})
     run = live_airflow.wait_for_run("ohlc_backfill", run_id, timeout=150)
-    states = task_states(live_airflow, "ohlc_backfill", run_id)
+    states = task_states(live_airflow.task_instances("ohlc_backfill", run_id), tries=True)
     assert run["state"] == "failed"
     assert states["resolve_window"] == ("failed", 1), states
     assert states["rebuild_bars"][0] == "upstream_failed", states
@@ -174,7 +177,7 @@ def test_the_scheduler_runs_data_quality_on_its_schedule_green_on_the_live_feed(
         finally:
             live_airflow.set_paused("streaming_data_quality", True)
     assert run["run_type"] == "scheduled"
-    states = task_states(live_airflow, "streaming_data_quality", run["dag_run_id"])
+    states = task_states(live_airflow.task_instances("streaming_data_quality", run["dag_run_id"]), tries=True)
     assert set(states) == {"run_checks", "freshness", "error_rate", "ohlc_correctness", "publish", "verdict"}
     rows = e2e_query("SELECT check_name, success, summary FROM dq_results WHERE run_id = %s", [run["dag_run_id"]])
     results = {name: success for name, success, _ in rows}
