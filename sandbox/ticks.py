@@ -398,6 +398,14 @@ def load_ticks(conn: Any, ticks: Ticks, *, method: str = "infile", table: str = 
     else:
         raise ConfigError(f"load method must be 'infile' or 'insert', got {method!r}")
     conn.commit()
+    # A bulk load refreshes the optimizer's statistics, as Doris' automatic analyze does after loads.
+    # InnoDB recalculates them only in the background once 10 % of the rows changed: a window loaded
+    # and rebuilt at once would be planned on an empty table's statistics, and with the time-clustered
+    # tick table (doris.dialect: PRIMARY KEY (event_time, doris_row_id)) that plan drives the join from
+    # the ticks instead of the bars (a 20,000-tick rebuild measured 33 s instead of 0.03 s).
+    cur.execute(f"ANALYZE TABLE {table}")
+    cur.fetchall()
+    cur.close()
     return time.monotonic() - started
 
 

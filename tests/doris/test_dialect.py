@@ -77,18 +77,31 @@ def test_adaptation_translates_keys_and_reports_every_dropped_clause() -> None:
         assert doris_only not in adapted.sql
     notes = " | ".join(adapted.notes)
     assert "UNIQUE KEY(code, bar_start) became PRIMARY KEY" in notes
-    assert "PARTITION BY RANGE dropped" in notes
+    assert "PARTITION BY RANGE(bar_start) became INDEX doris_partition_key" in notes
+    assert "INDEX doris_partition_key (bar_start)" in adapted.sql
     assert "DISTRIBUTED BY dropped" in notes
     assert "replication_num" in notes and "dynamic_partition.enable" in notes
     assert adapted.sql.endswith("DEFAULT CHARACTER SET=utf8mb4 COLLATE=utf8mb4_nopad_bin")
     assert "strings compare byte-wise as in Doris" in notes
 
 
-def test_duplicate_key_becomes_an_index() -> None:
+def test_duplicate_key_becomes_an_index_and_the_partition_column_the_clustered_key() -> None:
     sql = GOOD_UNIQUE.replace("UNIQUE KEY", "DUPLICATE KEY")
     adapted = adapt_for_mysql(parse_statement(sql, where="x"))
     assert "INDEX doris_sort_key (code, bar_start)" in adapted.sql
-    assert "PRIMARY KEY" not in adapted.sql
+    # Doris reads only the partitions of a bar_start range: the sandbox clusters the rows on it instead.
+    assert "doris_row_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE" in adapted.sql
+    assert "PRIMARY KEY (bar_start, doris_row_id)" in adapted.sql
+    assert "UNIQUE doris_row (doris_row_id)" in adapted.sql
+    assert any("became the clustered PRIMARY KEY (bar_start, doris_row_id)" in n for n in adapted.notes)
+
+
+def test_a_null_able_partition_column_gets_an_index_not_a_primary_key() -> None:
+    sql = GOOD_UNIQUE.replace("UNIQUE KEY", "DUPLICATE KEY").replace("bar_start DATETIME NOT NULL",
+                                                                     "bar_start DATETIME NULL")
+    adapted = adapt_for_mysql(parse_statement(sql, where="x"))
+    assert "PRIMARY KEY" not in adapted.sql  # would make bar_start NOT NULL and refuse rows Doris keeps
+    assert "INDEX doris_partition_key (bar_start)" in adapted.sql
 
 
 @pytest.mark.parametrize(

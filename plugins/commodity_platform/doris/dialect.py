@@ -213,6 +213,52 @@ def lint_create_table(stmt: ParsedStatement, *, where: str) -> list[str]:
 BYTEWISE_COLLATION = "utf8mb4_nopad_bin"
 
 
+#: Invisible row number of a sandbox DUPLICATE KEY table with a partition column (see _partition_access_path).
+SANDBOX_ROW_ID = "doris_row_id"
+
+
+def _partition_access_path(schema: exp.Schema, columns: list[exp.Expression], *, unique_key: bool) -> str:
+    """Give the sandbox table what Doris' ``PARTITION BY RANGE(col)`` gives a query: a range of ``col`` is
+    read without reading the rest of the table. Returns the note.
+
+    Doris reads only the partitions a range of the partition column touches, so a time-sliced rebuild or
+    check scans each tick once. MariaDB without partitions would scan the whole table for every slice,
+    and a time-range ``DELETE`` without an index on the column would lock-scan every stored row, making
+    concurrent slices wait for each other's commit. Real MariaDB partitions would need Doris' partition
+    maintenance (dynamic partitions) re-implemented; clustering on the column gives the same access path:
+
+    * a DUPLICATE KEY table (no unique key) gets an invisible auto-increment ``doris_row_id`` and the
+      clustered ``PRIMARY KEY (col, doris_row_id)``: a range of ``col`` is one contiguous read. The column
+      is INVISIBLE, so ``SELECT *``, ``INSERT`` and ``LOAD DATA`` without a column list never see it
+      (InnoDB also needs the auto-increment column to lead an index: ``UNIQUE KEY doris_row``);
+    * a UNIQUE KEY table keeps its primary key (the upsert key) and gets ``INDEX doris_partition_key (col)``.
+    """
+    names = ", ".join(c.name for c in columns)
+    # A primary key column is NOT NULL: a NULL-able partition column gets the index, so no row is refused.
+    if unique_key or not all(_not_null(schema, c.name) for c in columns):
+        schema.append("expressions", exp.IndexColumnConstraint(this=exp.to_identifier("doris_partition_key"),
+                                                                expressions=[c.copy() for c in columns]))
+        return f"PARTITION BY RANGE({names}) became INDEX doris_partition_key (a range reads only its rows)"
+    template = sqlglot.parse_one(
+        f"CREATE TABLE t ({SANDBOX_ROW_ID} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE, "
+        f"UNIQUE KEY doris_row ({SANDBOX_ROW_ID}))", read="mysql")
+    row_id_column, row_id_key = template.this.expressions
+    schema.append("expressions", row_id_column)
+    schema.append("expressions", exp.PrimaryKey(expressions=[c.copy() for c in columns]
+                                                + [exp.to_identifier(SANDBOX_ROW_ID)]))
+    schema.append("expressions", row_id_key)
+    return (f"PARTITION BY RANGE({names}) became the clustered PRIMARY KEY ({names}, {SANDBOX_ROW_ID}) with an "
+            f"invisible auto-increment {SANDBOX_ROW_ID} (a range reads only its rows)")
+
+
+def _not_null(schema: exp.Schema, column: str) -> bool:
+    for col in schema.expressions:
+        if isinstance(col, exp.ColumnDef) and col.name == column:
+            return any(isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null")
+                       for c in col.args.get("constraints") or [])
+    return False
+
+
 def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
     """Translate a Doris statement for a MySQL-protocol server that is not Doris (the sandbox)."""
     if stmt.kind is StatementKind.CREATE_ROUTINE_LOAD:
@@ -231,6 +277,8 @@ def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
     kept: list[exp.Expression] = []
     schema = tree.this
     dropped_props: list[str] = []
+    unique_key = False
+    partition_columns: list[exp.Expression] = []
     for prop in tree.args["properties"].expressions:
         if isinstance(prop, exp.EngineProperty):
             notes.append(f"ENGINE={prop.name} dropped")
@@ -244,14 +292,17 @@ def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
             cols = [e.name for e in prop.expressions]
             schema.append("expressions", exp.PrimaryKey(expressions=list(prop.expressions)))
             notes.append(f"UNIQUE KEY({', '.join(cols)}) became PRIMARY KEY (upsert by REPLACE/ON DUPLICATE KEY)")
+            unique_key = True
         elif isinstance(prop, exp.PartitionByRangeProperty):
-            notes.append("PARTITION BY RANGE dropped (no partitions in the sandbox)")
+            partition_columns = list(prop.args["partition_expressions"])
         elif isinstance(prop, exp.DistributedByProperty):
             notes.append("DISTRIBUTED BY dropped")
         elif type(prop) is exp.Property:
             dropped_props.append(prop.name)
         else:
             kept.append(prop)
+    if partition_columns:
+        notes.append(_partition_access_path(schema, partition_columns, unique_key=unique_key))
     if dropped_props:
         notes.append(f"PROPERTIES dropped: {', '.join(dropped_props)}")
     # Doris compares, groups and keys strings byte by byte; MariaDB's default collation would fold case
