@@ -5,7 +5,8 @@ definition, in one transaction) and the OHLC correctness check (compare_bars) ea
 single-statement ``SELECT commodity_code, <minute>, COUNT(*), MIN(price), MAX(price), SUM(volume) ... GROUP BY
 commodity_code, minute`` over the same ticks, measured in the same run. Both are measured on 1 connection
 and on N (``--workers``, default this machine's cores: the product's automatic ``parallel_workers`` on the
-sandbox), where the window is split into N commodity-code shards written at once. Second baseline: pulling
+sandbox), where the window is cut into N time slices rebuilt at once (the sandbox table is clustered on
+event_time, see commodity_platform.ohlc.shards). Second baseline: pulling
 the ticks into pandas and computing the bars there.
 
 Runs on its own sandbox (``Sandbox("bench")``, a private MariaDB) and leaves nothing behind. Each
@@ -52,10 +53,7 @@ PULL_TICKS = ("SELECT commodity_code, event_time, price, volume FROM energy_pric
 
 
 def connect(sandbox: Sandbox) -> Any:
-    import MySQLdb
-
-    return MySQLdb.connect(host="127.0.0.1", port=sandbox.mariadb_port, user="airflow", passwd=sandbox.password,
-                           db=DORIS_DATABASE, local_infile=1, autocommit=True)
+    return sandbox.mysql_connect(DORIS_DATABASE, local_infile=True)
 
 
 def bare_scan(sandbox: Sandbox) -> int:

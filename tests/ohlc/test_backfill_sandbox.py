@@ -198,9 +198,10 @@ def test_failure_mid_chunk_leaves_no_partial_state_others_rebuilt_and_rerun_reco
     assert_bars_match(stored_bars(db), expected)
 
 
-def test_parallel_shards_write_exactly_what_one_connection_writes(db, connect_db) -> None:
-    """Two connections, each chunk split into two code groups: the table is byte-identical to the 1-worker
-    run, including the deletion of a stored bar whose code has no tick left in the window."""
+@pytest.mark.parametrize("chunk_minutes", [1440, 10080], ids=["two day chunks", "one chunk cut in two"])
+def test_parallel_shards_write_exactly_what_one_connection_writes(db, connect_db, chunk_minutes) -> None:
+    """Two connections rebuilding time slices at once: the table is byte-identical to the 1-worker run,
+    including the deletion of a stored bar whose code has no tick left in the window."""
     ticks = generate_ticks(START, END, n_ticks=20_000, commodities=5, faults=Faults.realistic(), seed=12)
     load_ticks(db, ticks)
     insert(db, EDGE_TICKS)
@@ -214,30 +215,55 @@ def test_parallel_shards_write_exactly_what_one_connection_writes(db, connect_db
     cur.execute("DELETE FROM price_1min_agg")
     cur.execute(stale, orphan)
 
-    report = OhlcBackfill(connect_db, doris=False, workers=2).run(window())
+    report = OhlcBackfill(connect_db, doris=False, workers=2, chunk_minutes=chunk_minutes).run(window())
 
     assert table_state(db) == one_worker
-    assert report.workers == 2 and len(report.shards) == 4  # 2 day chunks x 2 code groups
-    groups = {tuple(s.commodity_codes) for s in report.shards}
-    assert len(groups) == 2 and set().union(*groups) >= {"GONE", "WTI", "DUBAI", "ETHANOL", "WCS"}
-    assert not set(groups.pop()) & set(groups.pop())  # disjoint
+    assert report.workers == 2 and len(report.shards) == 2
+    assert all(s.commodity_codes == [] for s in report.shards)  # all codes: time slices on MariaDB
+    assert [(s.start, s.end) for s in report.shards] == [
+        ("2031-03-01T22:00:00Z", "2031-03-02T00:00:00Z"), ("2031-03-02T00:00:00Z", "2031-03-02T02:00:00Z")]
+
+
+def test_concurrent_time_slices_do_not_wait_for_each_other(db, connect_db) -> None:
+    """While shard 1 is in its expensive part (its bars computed from the ticks), shard 2 on the other
+    connection rebuilds and commits. The scan is staged before the shard's transaction
+    (write_mariadb.sql): with the scan inside it, shard 1 would hold its DELETE's row locks for the whole
+    scan, and shard 2's DELETE, whose range scan locks the first row past its range (shard 1's), would wait
+    for them: the two shards would run one after the other."""
+    import threading
+
+    ticks = generate_ticks(START, END, n_ticks=20_000, commodities=5, seed=15)
+    load_ticks(db, ticks)
+    OhlcBackfill(connect_db, doris=False).run(window())  # bars exist in both slices: the DELETEs lock rows
+    second_committed = threading.Event()
+
+    def hold_first_in_its_scan(stage: str, index: int) -> None:
+        if index == 2 and stage == "after_commit":
+            second_committed.set()
+        if index == 1 and stage == "staged" and not second_committed.wait(timeout=15):
+            raise InjectedFailure("shard 2 did not commit while shard 1 was computing its bars")
+
+    report = OhlcBackfill(connect_db, doris=False, workers=2, fault_hook=hold_first_in_its_scan).run(window())
+
+    assert second_committed.is_set() and len(report.shards) == 2
+    assert_bars_match(stored_bars(db), reference_bars(ticks.rows(), START, END))
 
 
 def test_a_failed_shard_is_named_and_the_other_shards_are_rebuilt(db, connect_db) -> None:
     ticks = generate_ticks(START, END, n_ticks=8_000, commodities=4, seed=13)
     load_ticks(db, ticks)
-    plan = OhlcBackfill(connect_db, doris=False, workers=2)
+    plan = OhlcBackfill(connect_db, doris=False, workers=2, chunk_minutes=60)
 
     def fail_shard_3(stage: str, index: int) -> None:
         if index == 3 and stage == "before_commit":
             raise InjectedFailure("disk full")
 
     with pytest.raises(PermanentError, match=r"1 of 4 shard\(s\) failed \(shard 3 \[2031-03-02T00:00:00Z, "
-                                             r"2031-03-02T02:00:00Z\) \['BRENT', 'TTF'\]: disk full\)"):
-        OhlcBackfill(connect_db, doris=False, workers=2, fault_hook=fail_shard_3).run(window())
+                                             r"2031-03-02T01:00:00Z\) all codes: disk full\)"):
+        OhlcBackfill(connect_db, doris=False, workers=2, chunk_minutes=60, fault_hook=fail_shard_3).run(window())
 
     expected = reference_bars(ticks.rows(), START, END)
-    failed = {k for k in expected if k[0] in ("BRENT", "TTF") and k[1] >= datetime(2031, 3, 2)}
+    failed = {k for k in expected if datetime(2031, 3, 2) <= k[1] < datetime(2031, 3, 2, 1)}
     assert failed and set(stored_bars(db)) == set(expected) - failed
     assert_bars_match(stored_bars(db), {k: v for k, v in expected.items() if k not in failed})
     plan.run(window())
@@ -253,7 +279,7 @@ def test_a_temporary_failure_in_one_shard_is_retried_as_temporary(db, connect_db
         if index == 1 and stage == "before_commit":
             raise TemporaryError("connection lost (2013)")
 
-    with pytest.raises(TemporaryError, match=r"1 of 4 shard\(s\) failed \(shard 1 "):
+    with pytest.raises(TemporaryError, match=r"1 of 2 shard\(s\) failed \(shard 1 "):
         OhlcBackfill(connect_db, doris=False, workers=2, fault_hook=always_lost).run(window())
 
 

@@ -62,7 +62,8 @@ def test_dag_rebuilds_the_window_verifies_and_emits_the_asset(dagbag, airflow_db
     # parallel_workers 0: the machine's cores on the sandbox, so the default run is sharded when it has two.
     report = run.get_task_instance("rebuild_bars").xcom_pull(task_ids="rebuild_bars")
     cores = min(os.cpu_count() or 1, 32)
-    assert report["workers"] == cores and report["shards"] == 2 * min(cores, 3)  # 2 day chunks x code groups
+    # 2 day chunks (one hour each), each cut into ceil(cores / 2) time slices so that every worker has one.
+    assert report["workers"] == cores and report["shards"] == 2 * -(-cores // 2)
 
 
 def test_dag_with_commodity_codes_and_a_second_run_changing_nothing(dagbag, airflow_db, db, ticks) -> None:

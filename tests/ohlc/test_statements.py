@@ -58,8 +58,13 @@ def test_doris_variant_is_well_formed_doris_sql() -> None:
     assert "NOT EXISTS" in rendered
 
 
-def test_mariadb_variant_is_delete_then_insert_select() -> None:
+def test_mariadb_variant_stages_the_bars_then_deletes_and_inserts_from_the_stage() -> None:
     plan = write_plan(START, END, commodity_codes=["WTI"], doris=False)
-    delete, insert = (sqlglot.parse_one(bind(s, plan.params), read="mysql") for s in plan.statements)
+    drop_stale, stage, delete, insert, drop_staged = (sqlglot.parse_one(bind(s, plan.params), read="mysql")
+                                                      for s in plan.statements)
+    assert isinstance(drop_stale, exp.Drop) and isinstance(drop_staged, exp.Drop)
+    assert isinstance(stage, exp.Create) and isinstance(stage.expression, exp.Select)
     assert isinstance(delete, exp.Delete) and isinstance(insert, exp.Insert)
-    assert "'WTI'" in delete.sql("mysql") and "'WTI'" in insert.sql("mysql")
+    assert "'WTI'" in stage.sql("mysql") and "'WTI'" in delete.sql("mysql")
+    assert insert.find(exp.Table, bfs=False).name == "price_1min_agg"
+    assert {t.name for t in insert.expression.find_all(exp.Table)} == {"ohlc_shard_bars"}

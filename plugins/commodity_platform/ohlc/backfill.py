@@ -9,8 +9,9 @@ Why this shape:
   stored bars whose minute lost all valid ticks. Re-running a window writes the same rows, never
   duplicates; a failed chunk leaves the previous bars.
 * **Chunks and shards.** A day per statement by default keeps transactions bounded and makes progress
-  visible (``shard i/n, rows, elapsed``). With ``workers`` > 1 each chunk is also split by commodity code
-  into ``workers`` groups rebuilt at once on separate connections (:mod:`commodity_platform.ohlc.shards`).
+  visible (``shard i/n, rows, elapsed``). With ``workers`` > 1 the shards are rebuilt at once on separate
+  connections: on Doris each chunk is split by commodity code, elsewhere the window is cut in time so each
+  worker has its own slices (:mod:`commodity_platform.ohlc.shards` says why).
   Each shard is its own transaction over exactly its codes and minutes; a failed shard does not stop the
   others, and the error names every failed shard. A retry simply rewrites every shard again, which is safe.
 * **Retries.** Connection loss, lock wait timeouts and deadlocks are temporary: the chunk is retried
@@ -47,7 +48,8 @@ RECONNECT_BACKOFF_MAX_S = 8.0
 MYSQL_GROUP_TABLE_BYTES = 512 * 1024 * 1024
 
 FaultHook = Callable[[str, int], None]
-"""Test hook: called with (stage, shard index) at "before_commit" and "after_commit"; may raise."""
+"""Test hook: called with (stage, shard index) at "staged" (MariaDB: bars computed, no transaction open yet),
+"before_commit" and "after_commit"; may raise."""
 
 
 @dataclass
@@ -113,7 +115,7 @@ class OhlcBackfill:
     :param connect: returns a new DB-API connection to the platform database (e.g. ``DorisHook().get_conn``).
     :param doris: use the Doris write idiom (else MariaDB/MySQL's transaction); see ``DorisHook.is_doris``.
     :param chunk_minutes: chunk size; chunks are aligned to multiples of it (UTC midnights for a day).
-    :param workers: connections rebuilding shards at once; > 1 splits each chunk into that many code groups
+    :param workers: connections rebuilding shards at once; > 1 splits the window into shards for them
         (:func:`commodity_platform.ohlc.shards.resolve_workers` turns the Param into this number).
     :param fault_hook: tests only: called at ``before_commit`` / ``after_commit`` of each shard.
     """
@@ -135,12 +137,13 @@ class OhlcBackfill:
         log.info("rebuilding bars of [%s, %s) codes=%s in chunks of up to %d min%s on up to %d connection(s), %s "
                  "idiom", iso_z(window.start), iso_z(window.end),
                  cap_list(window.commodity_codes) if window.commodity_codes else "all", self.chunk_minutes,
-                 f" x {self.workers} code groups" if self.workers > 1 else "", self.workers, report.dialect)
+                 f" x {self.workers} code groups" if self.workers > 1 and self.doris else "", self.workers,
+                 report.dialect)
         # The first connection is opened here, before any shard: a warehouse that cannot be reached at all
         # fails the run at once, as itself, instead of once per shard.
         first = _Connection(self._connect_with_backoff())
         try:
-            shards = plan_shards(window, chunk_minutes=self.chunk_minutes,
+            shards = plan_shards(window, chunk_minutes=self.chunk_minutes, workers=self.workers,
                                  code_groups=self._code_groups(first.conn, window))
         except BaseException:
             first.close()
@@ -171,8 +174,9 @@ class OhlcBackfill:
         return report
 
     def _code_groups(self, conn: Any, window: Window) -> list[tuple[str, ...]] | None:
-        """``None`` (one shard per chunk) for one worker; else the window's codes in ``workers`` groups."""
-        if self.workers == 1:
+        """On Doris with several workers the window's codes in ``workers`` groups; else ``None`` (time slices,
+        see :mod:`commodity_platform.ohlc.shards`)."""
+        if self.workers == 1 or not self.doris:
             return None
         codes = list(window.commodity_codes) or window_codes(conn, window.start, window.end)
         return split_codes(codes, self.workers) or None
@@ -237,14 +241,22 @@ class OhlcBackfill:
                 # and the statement slows several-fold. The session may use up to MYSQL_GROUP_TABLE_BYTES.
                 cur.execute(f"SET SESSION max_heap_table_size = {MYSQL_GROUP_TABLE_BYTES}, "
                             f"tmp_table_size = {MYSQL_GROUP_TABLE_BYTES}")
+                # Stage the bars outside the transaction, then swap them in a short one (write_mariadb.sql
+                # says why: concurrent shards would otherwise wait on each other's boundary row locks).
+                if len(plan.statements) != 5:
+                    raise ConfigError(f"write_mariadb.sql: expected 5 statements, got {len(plan.statements)}")
+                drop_stale, stage, delete_sql, insert_sql, drop_staged = plan.statements
+                cur.execute(drop_stale, plan.params)
+                cur.execute(stage, plan.params)
+                self._fault("staged", shard.index)
                 cur.execute("START TRANSACTION")
-                delete_sql, insert_sql = plan.statements
                 cur.execute(delete_sql, plan.params)
                 deleted = cur.rowcount
                 cur.execute(insert_sql, plan.params)
                 written = cur.rowcount
                 self._fault("before_commit", shard.index)
                 conn.commit()
+                cur.execute(drop_staged, plan.params)
             else:
                 (upsert_sql,) = plan.statements
                 cur.execute(upsert_sql, plan.params)

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -166,7 +166,7 @@ def _cursor_rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, 
 
 def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Sequence[str] | None = None, *,
                  tolerance: float = DEFAULT_TOLERANCE, examples: int = 10,
-                 table: str = STORED_BARS_TABLE, workers: int = 1) -> OhlcComparison:
+                 table: str = STORED_BARS_TABLE, workers: int = 1, doris: bool = False) -> OhlcComparison:
     """Compare the bars stored in ``table`` with the bars the ticks define, over ``[start, end)``.
 
     :param hook_or_conn: a hook with ``get_conn()`` (e.g. ``DorisHook``; connections are opened and
@@ -178,9 +178,10 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
         ``|expected - stored| > tolerance * max(1, |expected|)``; tick_count must match exactly.
     :param examples: how many problem bars to return in :attr:`OhlcComparison.examples`.
     :param table: the stored bars (a scratch table in tests and benchmarks).
-    :param workers: with a hook and more than one worker, the codes are split into that many groups
-        compared at once on their own connections (the backfill's sharding,
-        :mod:`commodity_platform.ohlc.shards`); the totals add up and the oldest examples are kept.
+    :param workers: with a hook and more than one worker, the window is split into shards compared at
+        once on their own connections, as the backfill splits it (:mod:`commodity_platform.ohlc.shards`):
+        code groups on Doris, time slices elsewhere; the totals add up and the oldest examples are kept.
+    :param doris: the warehouse is Doris (``DorisHook.is_doris()``): how the window is split.
     :return: counts by kind and examples; ``result.ok`` is True when nothing differs.
     """
     start, end = to_naive_utc(start), to_naive_utc(end)
@@ -190,7 +191,7 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
     started = time.monotonic()
     if owns_conn and workers > 1:
         result = _compare_sharded(hook_or_conn, start, end, codes, tolerance=tolerance, examples=examples,
-                                  table=table, workers=workers)
+                                  table=table, workers=workers, doris=doris)
         result.elapsed_s = time.monotonic() - started
     else:
         conn = hook_or_conn.get_conn() if owns_conn else hook_or_conn
@@ -205,30 +206,33 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
 
 
 def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[str] | None, *,
-                     tolerance: float, examples: int, table: str, workers: int) -> OhlcComparison:
-    from commodity_platform.ohlc.shards import Shard, ShardsFailed, run_sharded, split_codes, window_codes
+                     tolerance: float, examples: int, table: str, workers: int, doris: bool) -> OhlcComparison:
+    from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
+    from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window
 
+    # Any window the caller passes is compared (no Window validation of its length or codes here).
+    window = Window(start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc), tuple(codes or ()))
     first = hook.get_conn()
     try:
-        groups = split_codes(list(codes or []) or window_codes(first, start, end), workers)
+        groups = split_codes(list(codes or []) or window_codes(first, start, end), workers) if doris else None
     except BaseException:
         first.close()
         raise
-    if not groups:  # no tick and no bar in the window: nothing can differ
+    if groups == []:  # no tick and no bar in the window: nothing can differ
         first.close()
         return OhlcComparison(start, end)
-    shards = [Shard(index=i + 1, start=start, end=end, commodity_codes=group) for i, group in enumerate(groups)]
+    shards = plan_shards(window, chunk_minutes=DEFAULT_CHUNK_MINUTES, workers=workers, code_groups=groups)
 
     def work(holder: list[Any], shard: Shard) -> OhlcComparison:
         if not holder:
             holder.append(hook.get_conn())
-        sql, params = comparison_statement(start, end, codes=shard.commodity_codes, tolerance=tolerance,
-                                           examples=examples)
+        sql, params = comparison_statement(to_naive_utc(shard.start), to_naive_utc(shard.end),
+                                           codes=shard.commodity_codes, tolerance=tolerance, examples=examples)
         try:
             rows = _cursor_rows(holder[0], bind_table(sql, table), params)
         except Exception as err:  # lost connection: temporary; SQL errors: permanent
             raise classify_mysql_error(err, where=shard.describe()) from err
-        return OhlcComparison.from_rows(rows, start=start, end=end)
+        return OhlcComparison.from_rows(rows, start=to_naive_utc(shard.start), end=to_naive_utc(shard.end))
 
     def close(holder: list[Any]) -> None:
         for conn in holder:

@@ -1,34 +1,37 @@
 """Shards: the pieces of a window the warehouse scans independently, and running them on N connections.
 
-A rebuild (and the OHLC comparison) is cut twice:
+A rebuild (and the OHLC comparison) is cut in time at the ``chunk_minutes`` boundaries (UTC midnights by
+default: on Doris one daily partition of ``energy_prices_rt`` per statement), and, with ``workers`` > 1
+connections, split further where the warehouse can read the pieces without reading each other's rows:
 
-* **in time**, at the ``chunk_minutes`` boundaries (UTC midnights by default): on Doris a day chunk is one
-  daily partition of ``energy_prices_rt``, so each statement reads only its partition;
-* **by commodity code** into ``workers`` groups over the ``(commodity_code, event_time)`` key (Doris'
-  sort key and hash distribution; the sandbox's ``doris_sort_key`` index), so the groups can run at the
-  same time on separate connections.
+* **Doris: by commodity code** into ``workers`` groups. Doris hashes ``energy_prices_rt`` over
+  ``commodity_code`` into buckets (``DISTRIBUTED BY HASH(commodity_code)``) and prunes the buckets of an
+  ``IN`` list; within a daily partition a shorter time range would still read the whole partition. Doris
+  parallelises one statement over its buckets itself, hence one worker there by default.
+* **Elsewhere (the sandbox MariaDB): by time.** The sandbox stores each partitioned table clustered on its
+  partition column (:func:`commodity_platform.doris.dialect.adapt_for_mysql`: ``PRIMARY KEY (event_time,
+  doris_row_id)``; ``price_1min_agg`` has an index on ``bar_start``), so a time slice is one contiguous read
+  and its ``DELETE`` locks only its own bars. When there are fewer chunks than workers each chunk is cut into
+  equal whole-minute slices (a one-day window on 2 workers: two 12-hour shards); otherwise the chunks
+  themselves are the shards, taken by the workers as they free up. MariaDB runs one statement on one
+  thread, so this is how a rebuild uses the machine's other cores. (Code groups there would each scan the
+  whole time range: measured slower than one worker.)
 
-Why codes and not finer time slices for parallelism: the sandbox MariaDB has no partitions, so *every*
-statement scans the whole tick table whatever its time range; cutting the window into more statements
-than connections only adds scans. With ``workers`` code groups per chunk, each connection scans once per
-chunk and aggregates only its codes. MariaDB runs one statement on one thread, so this is the only way
-it uses a second core; Doris already parallelises one statement over its buckets, hence one worker there
-by default (:func:`default_workers`).
-
-Each shard is exact on its own: it rewrites exactly the bars of its codes in its time range (the codes
-are discovered from both the ticks and the stored bars of the window, :func:`window_codes`, so a bar
-whose minute lost all its ticks is deleted by the shard of its code).
+Each shard is exact on its own: it rewrites exactly the bars of its codes in its time range (code groups
+are discovered from both the ticks and the stored bars of the window, :func:`window_codes`, so a bar whose
+minute lost all its ticks is deleted by the shard of its code).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from commodity_platform.errors import ConfigError, PermanentError, TemporaryError
@@ -83,14 +86,34 @@ def split_codes(codes: Sequence[str], groups: int) -> list[tuple[str, ...]]:
     return [tuple(ordered[i::groups]) for i in range(groups)] if ordered else []
 
 
-def plan_shards(window: Window, *, chunk_minutes: int, code_groups: Sequence[tuple[str, ...]] | None) -> list[Shard]:
-    """Every chunk of the window crossed with every code group (``None``: one shard per chunk, all codes)."""
-    groups: Sequence[tuple[str, ...]] = code_groups if code_groups is not None else [window.commodity_codes]
-    shards = []
-    for lower, upper in window.chunks(chunk_minutes):
-        for codes in groups:
-            shards.append(Shard(index=len(shards) + 1, start=lower, end=upper, commodity_codes=tuple(codes)))
-    return shards
+def time_slices(window: Window, *, chunk_minutes: int, workers: int) -> list[tuple[datetime, datetime]]:
+    """The window's chunks; when there are fewer chunks than ``workers``, each is cut into equal whole-minute
+    slices so that every worker gets at least one (never slices shorter than a minute)."""
+    chunks = window.chunks(chunk_minutes)
+    if not chunks or len(chunks) >= workers:
+        return chunks
+    per_chunk = -(-workers // len(chunks))
+    slices: list[tuple[datetime, datetime]] = []
+    for lower, upper in chunks:
+        minutes = int((upper - lower).total_seconds() // 60)
+        pieces = max(1, min(per_chunk, minutes))
+        bounds = [lower + timedelta(minutes=minutes * i // pieces) for i in range(pieces)] + [upper]
+        slices.extend(itertools.pairwise(bounds))
+    return slices
+
+
+def plan_shards(window: Window, *, chunk_minutes: int, workers: int = 1,
+                code_groups: Sequence[tuple[str, ...]] | None = None) -> list[Shard]:
+    """With ``code_groups`` (Doris): every chunk crossed with every group. Without: the window's
+    :func:`time_slices` for ``workers`` connections, each over the window's codes (empty: all codes)."""
+    if code_groups is not None:
+        pieces = [(lower, upper, tuple(codes)) for lower, upper in window.chunks(chunk_minutes)
+                  for codes in code_groups]
+    else:
+        pieces = [(lower, upper, tuple(window.commodity_codes))
+                  for lower, upper in time_slices(window, chunk_minutes=chunk_minutes, workers=workers)]
+    return [Shard(index=i + 1, start=lower, end=upper, commodity_codes=codes)
+            for i, (lower, upper, codes) in enumerate(pieces)]
 
 
 def window_codes(conn: Any, start: datetime, end: datetime) -> list[str]:

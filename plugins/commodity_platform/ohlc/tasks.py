@@ -76,7 +76,7 @@ def rebuild_task(window: dict[str, Any], params: Mapping[str, Any] | None, *,
 def verify_task(window: dict[str, Any], *, conn_id: str = DORIS_CONN_ID, tolerance: float = 1e-6,
                 workers: int = 1) -> dict[str, Any]:
     """Re-validate the rewritten window with the data-quality DAG's OHLC comparison (missing/extra/different),
-    sharded by code over ``workers`` connections like the rebuild.
+    sharded over ``workers`` connections like the rebuild.
 
     Uses :func:`commodity_platform.ohlc.comparison.compare_bars` -- the same query the streaming_data_quality
     DAG runs, itself built on the shared bar definition -- so "backfilled" and "correct" mean the same.
@@ -84,9 +84,14 @@ def verify_task(window: dict[str, Any], *, conn_id: str = DORIS_CONN_ID, toleran
     from commodity_platform.ohlc.comparison import compare_bars
 
     win = Window.from_dict(window)
+    hook = _hook(conn_id)
     with permanent_errors_fail_fast():
-        result = compare_bars(_hook(conn_id), win.start, win.end, list(win.commodity_codes) or None,
-                              tolerance=tolerance, examples=5, workers=workers)
+        try:
+            doris = hook.is_doris()
+        except Exception as err:
+            raise classify_mysql_error(err, where=f"connecting to {conn_id}") from err
+        result = compare_bars(hook, win.start, win.end, list(win.commodity_codes) or None,
+                              tolerance=tolerance, examples=5, workers=workers, doris=doris)
         if not result.ok:
             raise PermanentError(
                 f"bars of [{window['start']}, {window['end']}) do not match the ticks after the rebuild: "
