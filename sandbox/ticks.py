@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from commodity_platform.connections import DORIS_CONN_ID
+from commodity_platform.connections import DORIS_CONN_ID, DORIS_DATABASE
 from commodity_platform.errors import ConfigError
 from commodity_platform.window import normalize_commodity_codes, parse_utc, to_naive_utc
 
@@ -417,7 +417,7 @@ def connect_for_load(conn_id: str = DORIS_CONN_ID) -> Any:
 
     conn = DorisHook.get_connection(conn_id)
     return MySQLdb.connect(host=conn.host or "127.0.0.1", port=int(conn.port or 3306), user=conn.login or "",
-                           passwd=conn.password or "", db=conn.schema or "commodity_realtime",
+                           passwd=conn.password or "", db=conn.schema or DORIS_DATABASE,
                            local_infile=1, autocommit=False, charset="utf8mb4")
 
 

@@ -22,11 +22,11 @@ DATABASE_HOME = Path("plugins/commodity_platform/connections.py")
 PATHS_HOME = Path("plugins/commodity_platform/paths.py")
 
 
-def source_files(root: Path, *, sandbox: bool = True) -> list[Path]:
-    """The product package, the DAGs and (``sandbox``) the sandbox package under ``root`` (not tests: they
-    state expectations on purpose)."""
+def source_files(root: Path) -> list[Path]:
+    """The product package, the DAGs and the sandbox package under ``root`` (not tests: they state
+    expectations on purpose)."""
     product = sorted((root / "plugins" / "commodity_platform").rglob("*.py")) + sorted((root / "dags").glob("*.py"))
-    return product + (sorted((root / "sandbox").glob("*.py")) if sandbox else [])
+    return product + sorted((root / "sandbox").glob("*.py"))
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -43,8 +43,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def database_literals(root: Path, name: str = DORIS_DATABASE) -> list[str]:
     """``file:line`` of every string (not docstring) outside connections.py that contains ``name``."""
     found = []
-    # The product only: sandbox/ticks.py's connect_for_load still states it (that module is being reworked).
-    for path in source_files(root, sandbox=False):
+    for path in source_files(root):
         if path.relative_to(root) == DATABASE_HOME:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
