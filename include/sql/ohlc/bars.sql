@@ -57,11 +57,11 @@
 --   as two half-day chunks on two connections (1.68x against 1.48x for one: each chunk still scans
 --   the unpartitioned table and the two threads share the same 2 vCPUs). 1.2x is out of reach for one
 --   MariaDB thread: level 1 alone (7 aggregates vs the baseline's 4) already measures ~1.25x.
--- Sharded (issue 16; ohlc/shards.py, benchmarks/bench_ohlc_backfill.py, 2 vCPUs shared with other work):
---   2 commodity-code shards on 2 connections: backfill 1.93x wall (1 worker 1.39x) while its busiest
---   connection used 1.14x the bare scan's CPU (each shard still scans the whole unpartitioned table:
---   +1.6 s CPU in all); the OHLC check 1.03x wall (1 worker 1.38x). Per-code shards through the
---   doris_sort_key index (row lookups) measured 3.6x: rejected.
+-- Sharded (issue 16; ohlc/shards.py, benchmarks/bench_ohlc_backfill.py, 2 vCPUs, two runs):
+--   before, 2 commodity-code shards on the heap table: backfill 1.93x wall (each shard scanned the whole
+--   table). Now the sandbox table is clustered on event_time and the window is cut into time slices:
+--   2 workers 1.11-1.24x wall, 1 worker 1.74-1.90x; the OHLC check 1.03-1.18x on 2 workers. Per-code
+--   shards through the doris_sort_key index (row lookups) measured 3.6x: rejected.
 SELECT
     commodity_code,
     TIMESTAMPADD(MINUTE, bar.bar_minute, CAST('1970-01-01 00:00:00' AS DATETIME)) AS bar_start,
