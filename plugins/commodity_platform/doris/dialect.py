@@ -222,10 +222,10 @@ def _partition_access_path(schema: exp.Schema, columns: list[exp.Expression], *,
     read without reading the rest of the table. Returns the note.
 
     Doris reads only the partitions a range of the partition column touches, so a time-sliced rebuild or
-    check scans each tick once. MariaDB without partitions would scan the whole table for every slice,
-    and a time-range ``DELETE`` without an index on the column would lock-scan every stored row, making
-    concurrent slices wait for each other's commit. Real MariaDB partitions would need Doris' partition
-    maintenance (dynamic partitions) re-implemented; clustering on the column gives the same access path:
+    check scans each tick once. MariaDB without partitions would scan the whole table for every slice, and
+    a time-range ``DELETE`` would lock-scan every stored row. Real MariaDB partitions would need Doris'
+    partition maintenance (dynamic partitions) re-implemented; clustering on the column gives the same
+    access path:
 
     * a DUPLICATE KEY table (no unique key) gets an invisible auto-increment ``doris_row_id`` and the
       clustered ``PRIMARY KEY (col, doris_row_id)``: a range of ``col`` is one contiguous read. The column

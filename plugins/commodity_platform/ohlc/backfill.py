@@ -117,7 +117,8 @@ class OhlcBackfill:
     :param chunk_minutes: chunk size; chunks are aligned to multiples of it (UTC midnights for a day).
     :param workers: connections rebuilding shards at once; > 1 splits the window into shards for them
         (:func:`commodity_platform.ohlc.shards.resolve_workers` turns the Param into this number).
-    :param fault_hook: tests only: called at ``before_commit`` / ``after_commit`` of each shard.
+    :param fault_hook: tests only: called at ``staged`` (MariaDB), ``before_commit`` / ``after_commit`` of
+        each shard.
     """
 
     def __init__(self, connect: Callable[[], Any], *, doris: bool, chunk_minutes: int = DEFAULT_CHUNK_MINUTES,
@@ -243,9 +244,7 @@ class OhlcBackfill:
                             f"tmp_table_size = {MYSQL_GROUP_TABLE_BYTES}")
                 # Stage the bars outside the transaction, then swap them in a short one (write_mariadb.sql
                 # says why: concurrent shards would otherwise wait on each other's boundary row locks).
-                if len(plan.statements) != 5:
-                    raise ConfigError(f"write_mariadb.sql: expected 5 statements, got {len(plan.statements)}")
-                drop_stale, stage, delete_sql, insert_sql, drop_staged = plan.statements
+                drop_stale, stage, delete_sql, insert_sql, drop_staged = plan.statements  # STATEMENT_COUNTS
                 cur.execute(drop_stale, plan.params)
                 cur.execute(stage, plan.params)
                 self._fault("staged", shard.index)

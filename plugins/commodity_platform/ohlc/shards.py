@@ -11,11 +11,12 @@ connections, split further where the warehouse can read the pieces without readi
 * **Elsewhere (the sandbox MariaDB): by time.** The sandbox stores each partitioned table clustered on its
   partition column (:func:`commodity_platform.doris.dialect.adapt_for_mysql`: ``PRIMARY KEY (event_time,
   doris_row_id)``; ``price_1min_agg`` has an index on ``bar_start``), so a time slice is one contiguous read
-  and its ``DELETE`` locks only its own bars. When there are fewer chunks than workers each chunk is cut into
+  (a shard's write still waits on its neighbour's boundary row while that one commits; the write is a short
+  transaction after the scan, ``write_mariadb.sql``). When there are fewer chunks than workers each chunk is cut into
   equal whole-minute slices (a one-day window on 2 workers: two 12-hour shards); otherwise the chunks
   themselves are the shards, taken by the workers as they free up. MariaDB runs one statement on one
-  thread, so this is how a rebuild uses the machine's other cores. (Code groups there would each scan the
-  whole time range: measured slower than one worker.)
+  thread, so this is how a rebuild uses the machine's other cores. (Code groups there each scanned the
+  whole time range: on the earlier heap table, measured slower than one worker.)
 
 Each shard is exact on its own: it rewrites exactly the bars of its codes in its time range (code groups
 are discovered from both the ticks and the stored bars of the window, :func:`window_codes`, so a bar whose

@@ -5,8 +5,8 @@ their ``-- @bars`` line is replaced by ``bars.sql`` (via :func:`~commodity_platf
 .bars_sql_template`), so the bar definition exists once. ``-- @commodity_filter [column]`` lines become
 ``AND <column> IN (%(code_0)s, ...)`` when codes are given (bound parameters, never spliced values).
 
-* MariaDB / MySQL (the sandbox): ``DELETE`` the chunk's bars + ``INSERT ... SELECT`` the new ones, run by
-  the caller inside one transaction.
+* MariaDB / MySQL (the sandbox): stage the chunk's bars in a temporary table, then ``DELETE`` the stored
+  bars + ``INSERT`` the staged ones, run by the caller inside one short transaction.
 * Doris: one ``INSERT ... SELECT`` into the UNIQUE KEY table that upserts new bars and deletes vanished
   ones through ``__DORIS_DELETE_SIGN__``; one statement is one atomic load.
 """
@@ -32,6 +32,9 @@ from commodity_platform.paths import SQL_DIR
 OHLC_SQL_DIR = SQL_DIR / "ohlc"
 BARS_MARKER = "-- @bars"
 TEMPLATES = {"doris": "write_doris.sql", "mysql": "write_mariadb.sql"}
+#: How many statements each template holds, in the order ohlc/backfill.py runs them (Doris: the upsert;
+#: MariaDB: drop a stale stage, stage the bars, DELETE, INSERT from the stage, drop the stage).
+STATEMENT_COUNTS = {"doris": 1, "mysql": 5}
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def _template_statements(dialect: str) -> tuple[str, ...]:
             current.append(line)
     if "\n".join(current).strip():
         raise ConfigError(f"{path}: the last statement must end with a line holding only ';'")
+    if len(statements) != STATEMENT_COUNTS[dialect]:
+        raise ConfigError(f"{path}: expected {STATEMENT_COUNTS[dialect]} statement(s), got {len(statements)}")
     return tuple(statements)
 
 
