@@ -6,7 +6,9 @@ connections, split further where the warehouse can read the pieces without readi
 
 * **Doris: by commodity code** into ``workers`` groups. Doris hashes ``energy_prices_rt`` over
   ``commodity_code`` into buckets (``DISTRIBUTED BY HASH(commodity_code)``) and prunes the buckets of an
-  ``IN`` list; within a daily partition a shorter time range would still read the whole partition. Doris
+  ``IN`` list (the FE's ``HashDistributionPruner``: "binary equal predicate and in predicate" on the
+  distribution columns, apache/doris fe/.../planner/HashDistributionPruner.java); within a daily partition
+  a shorter time range would still read the whole partition. Doris
   parallelises one statement over its buckets itself, hence one worker there by default.
 * **Elsewhere (the sandbox MariaDB): by time.** The sandbox stores each partitioned table clustered on its
   partition column (:func:`commodity_platform.doris.dialect.adapt_for_mysql`: ``PRIMARY KEY (event_time,
