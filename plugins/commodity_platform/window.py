@@ -48,8 +48,18 @@ def iso_z(value: datetime) -> str:
 
 
 def to_naive_utc(value: datetime) -> datetime:
-    """Naive UTC, like the warehouses' DATETIME columns (naive input is already UTC)."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    """Naive UTC, like the warehouses' DATETIME columns (naive input is already UTC), as a plain ``datetime``.
+
+    Airflow hands out pendulum DateTimes (a run's data interval), a ``datetime`` subclass whose arithmetic
+    returns pendulum types that plain ``timedelta`` code trips over (``time_slices`` did); the result is
+    always the base class.
+    """
+    if value.tzinfo:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    if type(value) is not datetime:
+        value = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                         value.microsecond)
+    return value
 
 
 def parse_utc(value: Any, *, field_name: str, any_offset: bool = False) -> datetime:

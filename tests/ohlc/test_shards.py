@@ -128,3 +128,20 @@ def test_window_codes_come_from_ticks_and_stored_bars_by_a_loose_index_scan(db) 
     assert "Using index for group-by" in plans["energy_prices_rt"], plans
     assert "Using index" in plans["price_1min_agg"], plans
     cur.close()
+
+
+def test_a_comparison_of_airflows_pendulum_window_is_cut_into_plain_datetime_slices() -> None:
+    """A scheduled data-quality run's window comes from its data interval: pendulum DateTimes, whose arithmetic
+    with a plain timedelta raised AttributeError ('_to_microseconds') in the time slicing."""
+    import pendulum
+
+    from commodity_platform.ohlc.comparison import plan_comparison_shards
+    from commodity_platform.window import to_naive_utc
+
+    start = to_naive_utc(pendulum.datetime(2026, 3, 1, 10, 58, tz="UTC"))
+    end = to_naive_utc(pendulum.datetime(2026, 3, 1, 12, 58, tz="Europe/Berlin"))  # 11:58 UTC
+    assert type(start) is datetime and type(end) is datetime and end == datetime(2026, 3, 1, 11, 58)
+    shards = plan_comparison_shards(None, start, end, ["WTI"], workers=2, doris=False)
+    assert [(s.start, s.end, s.commodity_codes) for s in shards] == [
+        (datetime(2026, 3, 1, 10, 58, tzinfo=UTC), datetime(2026, 3, 1, 11, 28, tzinfo=UTC), ("WTI",)),
+        (datetime(2026, 3, 1, 11, 28, tzinfo=UTC), datetime(2026, 3, 1, 11, 58, tzinfo=UTC), ("WTI",))]

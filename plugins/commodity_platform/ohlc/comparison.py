@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -28,8 +28,9 @@ from typing import Any
 
 from commodity_platform.errors import ConfigError, classify_mysql_error
 from commodity_platform.ohlc.definition import apply_commodity_filter, commodity_filter_sql, format_sql_datetime
+from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
 from commodity_platform.ohlc.statements import spliced_sql
-from commodity_platform.window import to_naive_utc
+from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, to_naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -205,23 +206,47 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
     return result
 
 
-def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[str] | None, *,
-                     tolerance: float, examples: int, table: str, workers: int, doris: bool) -> OhlcComparison:
-    from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
-    from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window
-
+def plan_comparison_shards(conn: Any, start: datetime, end: datetime, codes: Sequence[str] | None, *,
+                           workers: int, doris: bool) -> list[Shard]:
+    """How a comparison of ``[start, end)`` is split for ``workers`` connections, as the backfill splits its
+    window (:mod:`commodity_platform.ohlc.shards`): code groups on Doris (``codes``, else the window's codes
+    read on ``conn``), time slices elsewhere (``conn`` unused, may be ``None``). Empty: nothing to compare
+    (Doris, and no tick or bar of any code in the window)."""
     # Any window the caller passes is compared (no Window validation of its length or codes here).
     window = Window(start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc), tuple(codes or ()))
+    groups = split_codes(list(codes or []) or window_codes(conn, start, end), workers) if doris else None
+    if groups == []:
+        return []
+    return plan_shards(window, chunk_minutes=DEFAULT_CHUNK_MINUTES, workers=workers, code_groups=groups)
+
+
+def compare_shards(shards: Sequence[Shard], compare_shard: Callable[[Any, Shard], OhlcComparison], *,
+                   start: datetime, end: datetime, examples: int, workers: int, open_worker: Callable[[], Any],
+                   close_worker: Callable[[Any], None], initial_states: Sequence[Any] = ()) -> OhlcComparison:
+    """Run ``compare_shard(state, shard)`` for every shard on ``workers`` threads and merge the results.
+
+    A shard that fails is named in the error (PermanentError if a retry cannot help, else TemporaryError).
+    """
+    try:
+        outcomes = run_sharded(shards, compare_shard, workers=workers, open_worker=open_worker,
+                               close_worker=close_worker, initial_states=initial_states)
+    except ShardsFailed as failed:
+        raise failed.as_error(f"OHLC comparison of [{start}, {end})") from failed.failed[0].error
+    return OhlcComparison.merge([o.result for o in outcomes if o.result is not None], start=start, end=end,
+                                examples=examples, elapsed_s=0.0)
+
+
+def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[str] | None, *,
+                     tolerance: float, examples: int, table: str, workers: int, doris: bool) -> OhlcComparison:
     first = hook.get_conn()
     try:
-        groups = split_codes(list(codes or []) or window_codes(first, start, end), workers) if doris else None
+        shards = plan_comparison_shards(first, start, end, codes, workers=workers, doris=doris)
     except BaseException:
         first.close()
         raise
-    if groups == []:  # no tick and no bar in the window: nothing can differ
+    if not shards:
         first.close()
         return OhlcComparison(start, end)
-    shards = plan_shards(window, chunk_minutes=DEFAULT_CHUNK_MINUTES, workers=workers, code_groups=groups)
 
     def work(holder: list[Any], shard: Shard) -> OhlcComparison:
         if not holder:
@@ -238,10 +263,5 @@ def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[
         for conn in holder:
             conn.close()
 
-    try:
-        outcomes = run_sharded(shards, work, workers=workers, open_worker=list, close_worker=close,
-                               initial_states=[[first]])
-    except ShardsFailed as failed:
-        raise failed.as_error(f"OHLC comparison of [{start}, {end})") from failed.failed[0].error
-    return OhlcComparison.merge([o.result for o in outcomes if o.result is not None], start=start, end=end,
-                                examples=examples, elapsed_s=0.0)
+    return compare_shards(shards, work, start=start, end=end, examples=examples, workers=workers,
+                          open_worker=list, close_worker=close, initial_states=[[first]])

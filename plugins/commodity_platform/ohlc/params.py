@@ -14,6 +14,19 @@ from commodity_platform.window import DEFAULT_CHUNK_MINUTES
 #: The largest chunk: a whole default-length window (31 days) in one statement per shard.
 MAX_CHUNK_MINUTES = 31 * 24 * 60
 
+
+def parallel_workers_spec(purpose: str, *, title: str = "Parallel connections") -> ParamSpec:
+    """The ``parallel_workers`` Param of both DAGs that shard a window (``ohlc_backfill`` and the
+    data-quality OHLC check): connections ``purpose``, split as :mod:`commodity_platform.ohlc.shards` says."""
+    return ParamSpec(
+        0, title,
+        f"Warehouse connections {purpose}, e.g. 2: the window is cut into time slices on a MySQL-protocol "
+        "sandbox (its tick table is clustered on event_time), each daily chunk into commodity-code groups on "
+        "Doris. 0: automatic, the worker's CPU cores on the sandbox, 1 on Doris (Doris already runs one "
+        "statement on all its cores).",
+        {"type": "integer", "minimum": 0, "maximum": MAX_WORKERS},
+    )
+
 BACKFILL_PARAMS: ParamTable = {
     "start": ParamSpec(
         None, "Window start (UTC)",
@@ -42,15 +55,9 @@ BACKFILL_PARAMS: ParamTable = {
     "chunk_minutes": ParamSpec(
         DEFAULT_CHUNK_MINUTES, "Chunk size (minutes)",
         "Minutes per write statement/transaction, aligned to UTC midnight (default 1440, a day: one daily "
-        "partition on Doris). A warehouse without partitions (the sandbox MariaDB) scans the whole tick "
-        f"table per statement, so a month rebuilds faster there as one chunk ({MAX_CHUNK_MINUTES}).",
+        "partition on Doris, one contiguous range of the time-clustered sandbox table), e.g. 60 for hourly "
+        "transactions.",
         {"type": "integer", "minimum": 1, "maximum": MAX_CHUNK_MINUTES},
     ),
-    "parallel_workers": ParamSpec(
-        0, "Parallel connections",
-        "Warehouse connections rebuilding shards at once; each chunk is split into that many commodity-code "
-        "groups (e.g. 2). 0: automatic, the worker's CPU cores on a MySQL-protocol sandbox, 1 on Doris "
-        "(Doris already runs one statement on all its cores).",
-        {"type": "integer", "minimum": 0, "maximum": MAX_WORKERS},
-    ),
+    "parallel_workers": parallel_workers_spec("rebuilding shards at once"),
 }

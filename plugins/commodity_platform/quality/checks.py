@@ -237,17 +237,33 @@ def _kafka_connect(factory: Callable[[], Any] | None, *, samples: list[MetricSam
 # -- OHLC correctness ------------------------------------------------------------------------------
 
 
-def ohlc_check(settings: DQSettings, gx: GxWarehouse) -> CheckResult:
-    """Recomputed bars (the shared definition) vs ``price_1min_agg`` over the window, in the database."""
-    query = comparison_sql(
-        settings.window_start, settings.window_end, codes=settings.commodity_codes,
-        tolerance=settings.ohlc_tolerance, examples=settings.examples,
-        max_mismatched=settings.ohlc_max_mismatched_bars,
-    )
-    outcome = gx.expect(name="ohlc_bars_match_ticks", table=STORED_BARS_TABLE, query=query,
-                        description="price_1min_agg equals the bars recomputed from energy_prices_rt")
-    comparison = OhlcComparison.from_rows(outcome.rows, start=settings.window_start, end=settings.window_end,
-                                          elapsed_s=outcome.elapsed_s)
+def ohlc_check(settings: DQSettings, gx: GxWarehouse, *, workers: int = 1, doris: bool = False,
+               hook: Any = None) -> CheckResult:
+    """Recomputed bars (the shared definition) vs ``price_1min_agg`` over the window, in the database.
+
+    With ``workers`` > 1 the window is split as ``ohlc_backfill`` splits it (time slices on the sandbox, code
+    groups on Doris: :func:`~commodity_platform.ohlc.comparison.plan_comparison_shards`) and each shard is
+    its own GX expectation, validated on its own GX lane (data source, connection) at the same time as the
+    others; the problem bars add up and the check fails when their total is above
+    ``ohlc_max_mismatched_bars``, as the single expectation does. ``hook`` (a DorisHook) lists the window's
+    codes for Doris' code groups.
+    """
+    expectation_name = "ohlc_bars_match_ticks"
+    description = "price_1min_agg equals the bars recomputed from energy_prices_rt"
+    shards = _ohlc_shards(settings, workers=workers, doris=doris, hook=hook) if workers > 1 else []
+    details: dict[str, Any] = {}
+    if len(shards) > 1:
+        comparison, outcome, details["shards"] = _ohlc_sharded(
+            settings, gx, shards, workers=workers, name=expectation_name, description=description)
+    else:
+        query = comparison_sql(
+            settings.window_start, settings.window_end, codes=settings.commodity_codes,
+            tolerance=settings.ohlc_tolerance, examples=settings.examples,
+            max_mismatched=settings.ohlc_max_mismatched_bars,
+        )
+        outcome = gx.expect(name=expectation_name, table=STORED_BARS_TABLE, query=query, description=description)
+        comparison = OhlcComparison.from_rows(outcome.rows, start=settings.window_start, end=settings.window_end,
+                                              elapsed_s=outcome.elapsed_s)
     samples = [
         MetricSample("streaming_dq_ohlc_mismatched_bars", {}, comparison.mismatched_bars),
         MetricSample("streaming_dq_ohlc_problem_bars", {"kind": "missing"}, comparison.missing_bars),
@@ -258,8 +274,61 @@ def ohlc_check(settings: DQSettings, gx: GxWarehouse) -> CheckResult:
     failed = [comparison.summary()] if not outcome.success else []
     ok = comparison.summary() if comparison.ok else (
         f"{comparison.mismatched_bars} problem bars, within the allowed {settings.ohlc_max_mismatched_bars}")
-    return _result("ohlc_correctness", settings, failed=failed, summary_ok=ok, samples=samples,
-                   details={"comparison": comparison.as_dict(), "expectation": outcome.as_dict()})
+    details.update(comparison=comparison.as_dict(), expectation=outcome.as_dict())
+    return _result("ohlc_correctness", settings, failed=failed, summary_ok=ok, samples=samples, details=details)
+
+
+def _ohlc_shards(settings: DQSettings, *, workers: int, doris: bool, hook: Any) -> list[Any]:
+    from commodity_platform.ohlc.comparison import plan_comparison_shards
+
+    if not (doris and not settings.commodity_codes):  # time slices, or code groups of the given codes
+        return plan_comparison_shards(None, settings.window_start, settings.window_end, settings.commodity_codes,
+                                      workers=workers, doris=doris)
+    if hook is None:
+        raise PermanentError("ohlc_check: sharding by code on Doris needs the warehouse hook")
+    conn = hook.get_conn()
+    try:
+        return plan_comparison_shards(conn, settings.window_start, settings.window_end, (),
+                                      workers=workers, doris=True)
+    finally:
+        conn.close()
+
+
+def _ohlc_sharded(settings: DQSettings, gx: GxWarehouse, shards: list[Any], *, workers: int, name: str,
+                  description: str) -> tuple[OhlcComparison, ExpectationOutcome, list[dict[str, Any]]]:
+    """One GX expectation per shard on ``workers`` lanes at once; the merged comparison, and one outcome
+    whose success is the merged total against ``ohlc_max_mismatched_bars`` (each shard's query counts
+    all its problem bars: a tolerance cannot be split between shards)."""
+    import time
+
+    from commodity_platform.ohlc.comparison import compare_shards
+    from commodity_platform.window import to_naive_utc
+
+    lanes = gx.lanes(min(workers, len(shards)))
+    shard_outcomes: dict[int, ExpectationOutcome] = {}
+
+    def compare_shard(lane: GxWarehouse, shard: Any) -> OhlcComparison:
+        query = comparison_sql(shard.start, shard.end, codes=shard.commodity_codes or settings.commodity_codes,
+                               tolerance=settings.ohlc_tolerance, examples=settings.examples, max_mismatched=0)
+        outcome = lane.expect(name=f"{name} {shard.describe()}", table=STORED_BARS_TABLE, query=query,
+                              description=f"{description}, {shard.describe()}")
+        shard_outcomes[shard.index] = outcome
+        return OhlcComparison.from_rows(outcome.rows, start=to_naive_utc(shard.start), end=to_naive_utc(shard.end))
+
+    started = time.monotonic()
+    comparison = compare_shards(shards, compare_shard, start=settings.window_start, end=settings.window_end,
+                                examples=settings.examples, workers=len(lanes), open_worker=lambda: None,
+                                close_worker=lambda lane: None, initial_states=lanes)
+    comparison.elapsed_s = time.monotonic() - started
+    within = comparison.mismatched_bars <= settings.ohlc_max_mismatched_bars
+    outcome = ExpectationOutcome(name, STORED_BARS_TABLE, within, 0 if within else comparison.mismatched_bars,
+                                 rows=comparison.examples, elapsed_s=comparison.elapsed_s)
+    per_shard = [{"shard": s.describe(), "problem_bars": shard_outcomes[s.index].violations,
+                  "elapsed_s": round(shard_outcomes[s.index].elapsed_s, 4)} for s in shards]
+    log.info("OHLC check on %d shards over %d connections: %s in %.3f s (%s)", len(shards), len(lanes),
+             "pass" if within else "FAIL", comparison.elapsed_s,
+             "; ".join(f"{d['shard']}: {d['problem_bars']} problem bars, {d['elapsed_s']} s" for d in per_shard))
+    return comparison, outcome, per_shard
 
 
 def error_result(check: str, settings: DQSettings, err: BaseException) -> CheckResult:

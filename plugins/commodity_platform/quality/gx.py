@@ -100,6 +100,7 @@ class GxWarehouse:
         self._context: Any = None
         self._datasource: Any = None
         self._batches: dict[str, Any] = {}
+        self._lanes: list[GxWarehouse] = []
 
     def __enter__(self) -> GxWarehouse:
         _quiet_gx()
@@ -112,6 +113,10 @@ class GxWarehouse:
             self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         except (ImportError, AttributeError, TypeError):  # cosmetic only; older/newer GX may differ
             log.debug("could not disable GX progress bars")
+        self._add_datasource()
+        return self
+
+    def _add_datasource(self) -> None:
         try:
             self._datasource = self._context.data_sources.add_sql(
                 name=self._datasource_name, connection_string=self._connection_string
@@ -119,9 +124,26 @@ class GxWarehouse:
         except Exception as err:  # GX wraps driver errors; classify by the driver's code, never echo the URL
             raise classify_mysql_error(str(err).replace(self._connection_string, "<url>"),
                                        where="GX data source") from err
-        return self
+
+    def lanes(self, count: int) -> list[GxWarehouse]:
+        """``count`` handles to validate expectations from ``count`` threads at once: this one first, then
+        ones on the same GX context, each with a data source of its own (its own SQLAlchemy engine, so its
+        own connection and its own GX execution engine: no two threads share GX state, which GX does not
+        document as thread-safe). Made once and reused; closed with this one. Call from one thread."""
+        if self._context is None:
+            raise RuntimeError("GxWarehouse.lanes() outside its with-block")
+        while len(self._lanes) < count - 1:
+            lane = GxWarehouse(self._connection_string,
+                               datasource_name=f"{self._datasource_name}_lane_{len(self._lanes) + 2}")
+            lane._context = self._context
+            lane._add_datasource()
+            self._lanes.append(lane)
+        return [self, *self._lanes[: max(0, count - 1)]]
 
     def __exit__(self, *exc: object) -> None:
+        for lane in self._lanes:
+            lane.__exit__(*exc)
+        self._lanes.clear()
         engine = getattr(self._datasource, "get_engine", None)
         if callable(engine):
             try:

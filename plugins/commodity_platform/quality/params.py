@@ -8,6 +8,7 @@ Cheap to import (the DAG file imports it at parse time): no Airflow, no GX.
 
 from __future__ import annotations
 
+from commodity_platform.ohlc.params import parallel_workers_spec
 from commodity_platform.params import ParamSpec, ParamTable
 from commodity_platform.validation import finite_number_schema, strict_param_pattern
 
@@ -93,6 +94,9 @@ DQ_PARAMS: ParamTable = {
         0, "Tolerated OHLC problem bars", "Problem bars tolerated in the window before the check fails.",
         {"type": "integer", "minimum": 0},
     ),
+    "parallel_workers": parallel_workers_spec(
+        "comparing the OHLC check's shards at once (bars recomputed and compared per shard, totals added up)",
+        title="OHLC check: parallel connections"),
     # An array of strings renders as a textarea that splits on new lines (Airflow UI FlexibleForm).
     "commodity_codes": ParamSpec(
         None, "Commodity codes",

@@ -100,6 +100,8 @@ class DQSettings:
     routine_load_error_rate_max: float = _DEFAULTS["routine_load_error_rate_max"]
     ohlc_tolerance: float = _DEFAULTS["ohlc_tolerance"]
     ohlc_max_mismatched_bars: int = _DEFAULTS["ohlc_max_mismatched_bars"]
+    #: Connections of the OHLC check (0: automatic, see commodity_platform.ohlc.shards.resolve_workers).
+    parallel_workers: int = _DEFAULTS["parallel_workers"]
     commodity_codes: tuple[str, ...] = ()
     examples: int = _DEFAULTS["examples"]
     instance: str = _DEFAULTS["instance"]
@@ -240,6 +242,7 @@ def settings_from_params(params: Mapping[str, Any] | None, *, run_id: str, defau
         routine_load_error_rate_max=_number(params, "routine_load_error_rate_max") or 0.0,
         ohlc_tolerance=_number(params, "ohlc_tolerance") or 0.0,
         ohlc_max_mismatched_bars=int(_number(params, "ohlc_max_mismatched_bars") or 0),
+        parallel_workers=int(_number(params, "parallel_workers") or 0),
         commodity_codes=tuple(codes),
         examples=int(_number(params, "examples") or 0),
         instance=instance,

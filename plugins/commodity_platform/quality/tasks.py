@@ -68,7 +68,10 @@ def evaluate(check: str, settings: DQSettings, gx: Any, *, hook: Any,
         factory = _connect_factory(settings.kafka_connect_conn_id) if connect_factory == "auto" else connect_factory
         return checks.error_rate_check(settings, gx, doris_hook=hook, is_doris=is_doris,
                                        connect_hook_factory=factory)  # type: ignore[arg-type]
-    return checks.ohlc_check(settings, gx)
+    from commodity_platform.ohlc.shards import resolve_workers
+
+    return checks.ohlc_check(settings, gx, workers=resolve_workers(settings.parallel_workers, doris=is_doris),
+                             doris=is_doris, hook=hook)
 
 
 def run_checks(settings: DQSettings, *, checks: Sequence[str] = CHECKS,
