@@ -50,11 +50,22 @@ def test_codes_are_dealt_into_disjoint_groups_and_crossed_with_the_chunks() -> N
 
 def test_time_slices_give_every_worker_a_shard_in_whole_minutes() -> None:
     day = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), ("WTI",))
+    # SLICES_PER_WORKER (4) slices per worker, for balance: a busy session does not sit in one worker's half.
     shards = plan_shards(day, chunk_minutes=1440, workers=2)
     assert [(s.start.hour, s.end.hour, s.end.day, s.commodity_codes) for s in shards] == [
-        (0, 12, 1, ("WTI",)), (12, 0, 2, ("WTI",))]
-    # Enough chunks already: the chunks are the shards (taken by the workers as they free up).
+        (h, (h + 3) % 24, 1 if h < 21 else 2, ("WTI",)) for h in range(0, 24, 3)]
+    # ... but not below MIN_BALANCING_SLICE_MINUTES (60) for balance alone: a 6-hour window in 6 hours,
+    # a 60-minute window in the 2 halves that give each worker one.
+    six_hours = Window(datetime(2026, 1, 1, 6, tzinfo=UTC), datetime(2026, 1, 1, 12, tzinfo=UTC))
+    assert [s.start.hour for s in plan_shards(six_hours, chunk_minutes=1440, workers=2)] == [6, 7, 8, 9, 10, 11]
+    hour = Window(datetime(2026, 1, 1, 6, tzinfo=UTC), datetime(2026, 1, 1, 7, tzinfo=UTC))
+    assert [(s.start.minute, s.end.minute) for s in plan_shards(hour, chunk_minutes=1440, workers=2)] == [
+        (0, 30), (30, 0)]
+    # One worker, or enough chunks already: the chunks are the shards (taken by the workers as they free up).
+    assert len(plan_shards(day, chunk_minutes=1440, workers=1)) == 1
     assert len(plan_shards(WINDOW, chunk_minutes=60, workers=2)) == 4
+    month = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+    assert len(plan_shards(month, chunk_minutes=1440, workers=2)) == 31
     # Fewer chunks than workers: each chunk is cut, never below a minute, and the pieces tile the window.
     three = plan_shards(WINDOW, chunk_minutes=1440, workers=3)  # 2 chunks -> 2 slices each
     assert [(s.start, s.end) for s in three] == [
