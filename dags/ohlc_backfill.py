@@ -11,8 +11,9 @@ Trigger with `start`/`end` in the UI, or: `airflow backfill create --dag-id ohlc
 2026-01-01 --to-date 2026-01-03` (one run per hour; `catchup` is off).
 
 **Tasks.** `resolve_window` validates (fails without retry on a bad window or an unknown code) ->
-`rebuild_bars` rewrites the window shard by shard: chunks of `chunk_minutes` (a day) x `parallel_workers`
-commodity-code groups written on as many connections (0: the worker's cores on the sandbox, 1 on Doris).
+`rebuild_bars` rewrites the window shard by shard on `parallel_workers` connections (0: the worker's cores
+on the sandbox, 1 on Doris): chunks of `chunk_minutes` (a day) x commodity-code groups on Doris, time slices
+of the time-clustered tick table on the sandbox.
 Each shard atomically replaces its bars, so re-runs are idempotent; a failed shard leaves the others rebuilt
 and is named in the error -> `verify_bars` re-checks the window with the data-quality comparison and
 emits the `price_1min_agg` asset. Details: `plugins/commodity_platform/ohlc/`.

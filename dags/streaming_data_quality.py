@@ -11,7 +11,8 @@ of `doris_default` (nothing is pulled into pandas):
 * **error_rate** - invalid ticks in the window; on Doris, Routine Load error rates and states; Kafka
   Connect connectors/tasks not RUNNING when `kafka_connect_default` exists (else: not applicable).
 * **ohlc_correctness** - bars recomputed from the ticks (`include/sql/ohlc/bars.sql`) vs
-  `price_1min_agg`: missing, extra, differing bars and broken invariants, examples in the log.
+  `price_1min_agg`: missing, extra, differing bars and broken invariants, examples in the log; split into
+  shards compared at once on `parallel_workers` connections as `ohlc_backfill` splits its window.
 * **publish** (runs even when checks fail) - HTML report (path in its log) and every metric pushed to
   `pushgateway_default`, job `streaming_data_quality`, grouping key `instance=<instance>`.
 * **verdict** - fails the run when a check did not pass or the push failed.

@@ -59,9 +59,11 @@
 --   MariaDB thread: level 1 alone (7 aggregates vs the baseline's 4) already measures ~1.25x.
 -- Sharded (issue 16; ohlc/shards.py, benchmarks/bench_ohlc_backfill.py, 2 vCPUs, two runs):
 --   before, 2 commodity-code shards on the heap table: backfill 1.93x wall (each shard scanned the whole
---   table). Now the sandbox table is clustered on event_time and the window is cut into time slices:
---   2 workers 1.11-1.24x wall, 1 worker 1.74-1.90x; the OHLC check 1.03-1.18x on 2 workers. Per-code
---   shards through the doris_sort_key index (row lookups) measured 3.6x: rejected.
+--   table). Then the sandbox table was clustered on event_time and the window cut into 2 equal time
+--   slices: 2 workers 1.11-1.24x wall (the slices held 41 and 59 percent of the ticks: the trading
+--   session). Now 8 slices taken by the workers as they free up: 2 workers 0.86x, 1 worker 1.50x; the
+--   OHLC check 0.83x on 2 workers. Per-code shards through the doris_sort_key index (row lookups)
+--   measured 3.6x: rejected.
 SELECT
     commodity_code,
     TIMESTAMPADD(MINUTE, bar.bar_minute, CAST('1970-01-01 00:00:00' AS DATETIME)) AS bar_start,
