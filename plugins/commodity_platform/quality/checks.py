@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from commodity_platform.quality.gx import ExpectationOutcome, GxWarehouse
 from commodity_platform.quality.ohlc import STORED_BARS_TABLE, OhlcComparison, comparison_sql
 from commodity_platform.quality.results import ERROR, FAIL, PASS, CheckResult, MetricSample
 from commodity_platform.quality.settings import TABLE_SPECS, DQSettings
+from commodity_platform.window import to_naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -299,10 +301,7 @@ def _ohlc_sharded(settings: DQSettings, gx: GxWarehouse, shards: list[Any], *, w
     """One GX expectation per shard on ``workers`` lanes at once; the merged comparison, and one outcome
     whose success is the merged total against ``ohlc_max_mismatched_bars`` (each shard's query counts
     all its problem bars: a tolerance cannot be split between shards)."""
-    import time
-
     from commodity_platform.ohlc.comparison import compare_shards
-    from commodity_platform.window import to_naive_utc
 
     lanes = gx.lanes(min(workers, len(shards)))
     shard_outcomes: dict[int, ExpectationOutcome] = {}
