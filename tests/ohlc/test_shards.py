@@ -127,7 +127,16 @@ def test_window_codes_come_from_ticks_and_stored_bars_by_a_loose_index_scan(db) 
     cur.fetchall()
     cur.execute("INSERT INTO price_1min_agg VALUES ('GONE', '2026-01-02 01:00:00', 1, 1, 1, 1, 1, 1, 1)")
     assert window_codes(db, WINDOW.start, WINDOW.end) == ["BRENT", "GONE", "WTI"]
-    from commodity_platform.ohlc.shards import WINDOW_CODES_SQL
+    # The one place the backfill and the comparisons take their Doris code groups from.
+    from commodity_platform.ohlc.shards import WINDOW_CODES_SQL, code_groups
+
+    assert code_groups(db, WINDOW, workers=2, doris=True) == [("BRENT", "WTI"), ("GONE",)]
+    named = Window(WINDOW.start, WINDOW.end, ("WTI", "TTF"))
+    assert code_groups(None, named, workers=2, doris=True) == [("TTF",), ("WTI",)]  # no query for named codes
+    assert code_groups(db, WINDOW, workers=1, doris=True) is None  # one worker: chunks
+    assert code_groups(db, WINDOW, workers=2, doris=False) is None  # not Doris: time slices
+    empty = Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+    assert code_groups(db, empty, workers=2, doris=True) == []
 
     sql = "\n".join(line for line in WINDOW_CODES_SQL.read_text().splitlines()
                     if line.strip() and not line.startswith("--")).rstrip(";\n")

@@ -32,7 +32,7 @@ from typing import Any
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from commodity_platform.errors import ConfigError, PermanentError, TemporaryError, classify_mysql_error
-from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
+from commodity_platform.ohlc.shards import Shard, ShardsFailed, code_groups, plan_shards, run_sharded
 from commodity_platform.ohlc.statements import WritePlan, write_plan
 from commodity_platform.validation import cap_list
 from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, iso_z
@@ -145,7 +145,9 @@ class OhlcBackfill:
         first = _Connection(self._connect_with_backoff())
         try:
             shards = plan_shards(window, chunk_minutes=self.chunk_minutes, workers=self.workers,
-                                 code_groups=self._code_groups(first.conn, window))
+                                 # No code at all on Doris: nothing to split by code, one shard per chunk.
+                                 code_groups=code_groups(first.conn, window, workers=self.workers,
+                                                         doris=self.doris) or None)
         except BaseException:
             first.close()
             raise
@@ -173,14 +175,6 @@ class OhlcBackfill:
         log.info("done: %d bars written, %d deleted in %d shard(s), %.2f s", report.bars_written,
                  report.bars_deleted, len(report.shards), report.seconds)
         return report
-
-    def _code_groups(self, conn: Any, window: Window) -> list[tuple[str, ...]] | None:
-        """On Doris with several workers the window's codes in ``workers`` groups; else ``None`` (time slices,
-        see :mod:`commodity_platform.ohlc.shards`)."""
-        if self.workers == 1 or not self.doris:
-            return None
-        codes = list(window.commodity_codes) or window_codes(conn, window.start, window.end)
-        return split_codes(codes, self.workers) or None
 
     def _run_shard_with_retries(self, holder: _Connection, shard: Shard) -> ShardResult:
         plan = write_plan(shard.start, shard.end, commodity_codes=shard.commodity_codes, doris=self.doris)

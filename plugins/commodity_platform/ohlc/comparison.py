@@ -28,7 +28,7 @@ from typing import Any
 
 from commodity_platform.errors import ConfigError, classify_mysql_error
 from commodity_platform.ohlc.definition import apply_commodity_filter, commodity_filter_sql, format_sql_datetime
-from commodity_platform.ohlc.shards import Shard, ShardsFailed, plan_shards, run_sharded, split_codes, window_codes
+from commodity_platform.ohlc.shards import Shard, ShardsFailed, code_groups, plan_shards, run_sharded
 from commodity_platform.ohlc.statements import spliced_sql
 from commodity_platform.window import DEFAULT_CHUNK_MINUTES, Window, to_naive_utc
 
@@ -214,7 +214,7 @@ def plan_comparison_shards(conn: Any, start: datetime, end: datetime, codes: Seq
     (Doris, and no tick or bar of any code in the window)."""
     # Any window the caller passes is compared (no Window validation of its length or codes here).
     window = Window(start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc), tuple(codes or ()))
-    groups = split_codes(list(codes or []) or window_codes(conn, start, end), workers) if doris else None
+    groups = code_groups(conn, window, workers=workers, doris=doris)
     if groups == []:
         return []
     return plan_shards(window, chunk_minutes=DEFAULT_CHUNK_MINUTES, workers=workers, code_groups=groups)

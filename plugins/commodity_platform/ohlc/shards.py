@@ -98,6 +98,15 @@ def split_codes(codes: Sequence[str], groups: int) -> list[tuple[str, ...]]:
     return [tuple(ordered[i::groups]) for i in range(groups)] if ordered else []
 
 
+def code_groups(conn: Any, window: Window, *, workers: int, doris: bool) -> list[tuple[str, ...]] | None:
+    """The commodity-code groups of a split on Doris with several workers: the window's codes (read on
+    ``conn`` when the window names none, :func:`window_codes`) in ``workers`` groups, ``[]`` when the window
+    has no code at all; ``None`` where the window is cut in time instead (one worker, or not Doris)."""
+    if workers == 1 or not doris:
+        return None
+    return split_codes(list(window.commodity_codes) or window_codes(conn, window.start, window.end), workers)
+
+
 def time_slices(window: Window, *, chunk_minutes: int, workers: int) -> list[tuple[datetime, datetime]]:
     """The window's chunks, cut further when there are fewer than :data:`SLICES_PER_WORKER` per worker.
 

@@ -307,7 +307,7 @@ def _ohlc_sharded(settings: DQSettings, gx: GxWarehouse, shards: list[Any], *, w
     shard_outcomes: dict[int, ExpectationOutcome] = {}
 
     def compare_shard(lane: GxWarehouse, shard: Any) -> OhlcComparison:
-        query = comparison_sql(shard.start, shard.end, codes=shard.commodity_codes or settings.commodity_codes,
+        query = comparison_sql(shard.start, shard.end, codes=shard.commodity_codes,
                                tolerance=settings.ohlc_tolerance, examples=settings.examples, max_mismatched=0)
         outcome = lane.expect(name=f"{name} {shard.describe()}", table=STORED_BARS_TABLE, query=query,
                               description=f"{description}, {shard.describe()}")
