@@ -45,7 +45,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))
-# The Airflow components import sandbox.live_airflow (its SQLite connect args) as ./dev ui's do.
+# The Airflow components get the project root on PYTHONPATH, as ./dev ui's do.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 from commodity_platform.paths import MANIFESTS_DIR  # noqa: E402

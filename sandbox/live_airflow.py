@@ -20,6 +20,8 @@ Configuration (``airflow/config_templates/config.yml`` of apache-airflow-core 3.
 * ``[core] simple_auth_manager_all_admins`` (SimpleAuthManager, the default auth manager): a local
   sandbox lets everyone in as admin; API clients get a token from ``GET /auth/token`` (the all-admins route
   of ``api_fastapi/auth/managers/simple/routes/login.py``);
+* ``[database] sql_alchemy_conn``: a private PostgreSQL (:class:`sandbox.services.PrivatePostgres`), since
+  SQLite, Airflow's development default, refuses concurrent writes ("database is locked");
 * ``[api_auth] jwt_secret`` and ``[api] secret_key``: random per start, in the environment only, shared by
   all components (tokens signed by the api-server must validate in the execution API).
 """
@@ -45,7 +47,7 @@ import httpx
 from commodity_platform.errors import PermanentError
 from commodity_platform.paths import PROJECT_ROOT
 from sandbox.emulators import Emulators
-from sandbox.services import Sandbox, airflow_env, free_port, processes_mentioning
+from sandbox.services import PrivatePostgres, Sandbox, airflow_env, free_port, processes_mentioning
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +66,6 @@ COMPONENTS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
 }
 TERMINAL_RUN_STATES = {"success", "failed"}
-#: ``[database] sql_alchemy_connect_args`` (an import path): four components, their tasks and CLI commands such
-#: as ``airflow backfill create`` write to one SQLite file; pysqlite's default 5 s lock wait is too short on
-#: a loaded machine ("database is locked").
-SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
 
 
 def airflow_bin() -> Path:
@@ -98,6 +96,7 @@ class LiveAirflow:
         self.extra_env = dict(extra_env or {})
         self.doris_database = doris_database
         self.parallelism = parallelism
+        self.metadata_db = PrivatePostgres(home / "postgres")
         self.port = 0
         self.env: dict[str, str] = {}
         self._components: list[_Component] = []
@@ -136,7 +135,9 @@ class LiveAirflow:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
+            # A private PostgreSQL, not airflow_env's SQLite file: the components write at once (see
+            # PrivatePostgres for why SQLite is not fit for that).
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db.sqlalchemy_url,
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__AUTH_MANAGER":
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
@@ -152,6 +153,7 @@ class LiveAirflow:
         self.home.mkdir(parents=True, exist_ok=True)
         self.stop_stale()
         self.port = free_port()
+        self.metadata_db.start()
         self.env = self.build_env()
         migrate = subprocess.run([str(airflow_bin()), "db", "migrate"], env=self.env, capture_output=True,
                                  text=True)
@@ -183,6 +185,7 @@ class LiveAirflow:
         self._components.clear()
         self._kill_leftovers()
         (self.home / "components.pids").unlink(missing_ok=True)
+        self.metadata_db.stop()
 
     def stop_stale(self) -> None:
         """Stop components a killed earlier run with the same home left behind."""
@@ -192,6 +195,7 @@ class LiveAirflow:
                 _signal_group(int(pid), signal.SIGKILL)
             pids.unlink()
         self._kill_leftovers()
+        self.metadata_db.stop_stale()
 
     def _kill_leftovers(self) -> None:
         """Any process still running with this AIRFLOW_HOME (a task that left its group) is killed."""

@@ -92,6 +92,9 @@ class Sandbox:
     pushgateway_port: int = 0
     prometheus_port: int = 0
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
+    #: InnoDB buffer pool of the sandbox MariaDB (its size syntax, e.g. "1G"). 1 GiB holds every test's and
+    #: the demo's data; a benchmark whose table is larger sizes it to hold its data, as a warehouse would be.
+    mariadb_buffer_pool: str = "1G"
     _processes: list[_Process] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,7 +208,7 @@ class Sandbox:
         proc = self._spawn("mariadb", [
             mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={self.mariadb_port}",
             "--bind-address=127.0.0.1", f"--socket={socket_path}", f"--pid-file={base / 'mysqld.pid'}",
-            f"--user={user}", "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
+            f"--user={user}", "--skip-name-resolve", f"--innodb-buffer-pool-size={self.mariadb_buffer_pool}",
             "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--character-set-server=utf8mb4",
             "--default-time-zone=+00:00", "--local-infile=1",
         ])
@@ -338,8 +341,182 @@ def processes_mentioning(text: str, *, cmdline: bool = True, environ: bool = Tru
     return found
 
 
+def postgres_binary(name: str) -> str:
+    """A PostgreSQL server program: Debian keeps them in ``/usr/lib/postgresql/<major>/bin`` (not on PATH)."""
+    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                       key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if installed:
+        return str(installed[-1])
+    return require_binary(name, package="postgresql")
+
+
+class PrivatePostgres:
+    """A private PostgreSQL server: the metadata DB of the sandbox's live Airflow (``./dev ui``, tests/e2e).
+
+    Airflow documents SQLite as for development only, and its backfill creation as unsupported on SQLite
+    under concurrent access (apache/airflow#67900, #68699: "database is locked", a half-created backfill):
+    a scheduler, a dag-processor, a triggerer, an api-server, their tasks and ``airflow backfill create``
+    all write at once. PostgreSQL is the backend Airflow tests first.
+
+    The server listens on no TCP port: only on a Unix socket in a directory of the owner's (mode 0700), with
+    ``trust`` for local connections, so no password exists anywhere. Data, socket and log live under
+    ``root``; :meth:`stop` shuts it down ("fast": open sessions are rolled back), :meth:`stop_stale` stops
+    one that a killed earlier run left (its ``postmaster.pid``).
+    """
+
+    DATABASE = "airflow"
+    USER = "airflow"
+    #: The socket file is named after the port (``.s.PGSQL.<port>``); nothing listens on it over TCP.
+    PORT = 5432
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.socket_dir = root / "run"
+        self.log_path = root / "postgres.log"
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """``[database] sql_alchemy_conn``: psycopg2 over the Unix socket (``host`` is its directory)."""
+        return f"postgresql+psycopg2://{self.USER}@/{self.DATABASE}?host={self.socket_dir}&port={self.PORT}"
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.stop_stale()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self.socket_dir.chmod(0o700)
+        socket_path = self.socket_dir / f".s.PGSQL.{self.PORT}"
+        if len(str(socket_path)) > 107:  # sun_path: the server would refuse to start with a cryptic error
+            raise PermanentError(f"the PostgreSQL socket path {socket_path} is longer than the 107 bytes a Unix "
+                                 "socket allows: move the project to a shorter path")
+        account = _server_account()
+        if not (self.data_dir / "PG_VERSION").exists():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir.mkdir(mode=0o700)
+            _give_to(account, self.data_dir)
+            init = subprocess.run(
+                [postgres_binary("initdb"), "--no-sync", "--encoding=UTF8", "--locale=C", f"--username={self.USER}",
+                 "--auth-local=trust", "--auth-host=reject", f"--pgdata={self.data_dir}"],
+                capture_output=True, text=True, env=_postgres_env(), **_run_as(account),
+            )
+            if init.returncode != 0:
+                raise PermanentError(f"initdb of {self.data_dir} failed: {(init.stdout + init.stderr)[-2000:]}")
+        _give_to(account, self.socket_dir)
+        handle = self.log_path.open("ab")
+        self._popen = subprocess.Popen(
+            [postgres_binary("postgres"), "-D", str(self.data_dir), "-k", str(self.socket_dir),
+             "-p", str(self.PORT), "-c", "listen_addresses=",
+             # Four components with their pools, the LocalExecutor's workers and tasks, CLI commands.
+             "-c", "max_connections=300",
+             # A sandbox: a crash may lose the last commits, never corrupt the data (fsync stays on).
+             "-c", "synchronous_commit=off"],
+            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=_postgres_env(), **_run_as(account),
+        )
+        handle.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._popen.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise PermanentError(f"postgres exited with {self._popen.returncode}; log tail:\n{tail}")
+            try:
+                self._create_database()
+                return
+            except Exception as exc:  # not accepting connections yet
+                if time.monotonic() > deadline:
+                    raise PermanentError(
+                        f"postgres not ready after {timeout:.0f} s ({exc}); see {self.log_path}") from exc
+                time.sleep(0.2)
+
+    def _create_database(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host=str(self.socket_dir), port=self.PORT, user=self.USER, dbname="postgres")
+        try:
+            conn.autocommit = True
+            cur = conn.cursor()
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.DATABASE])
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{self.DATABASE}"')
+        finally:
+            conn.close()
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        if self._popen is not None:
+            _stop_postmaster(self._popen.pid, timeout=timeout)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(timeout=5)
+            self._popen = None
+
+    def stop_stale(self) -> None:
+        """Stop the server a killed earlier run left on this data directory (``postmaster.pid``)."""
+        pid_file = self.data_dir / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pid_file.read_text().splitlines()[0])
+            if str(self.data_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                _stop_postmaster(pid, timeout=30.0)
+
+
+def _server_account() -> Any:
+    """The account the server runs as: the caller's own, or, for root (a container, CI), the ``postgres``
+    account Debian's package creates, since PostgreSQL refuses to run as root."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise PermanentError("PostgreSQL does not run as root and there is no 'postgres' account: install the "
+                             "Debian package postgresql (scripts/setup.sh does), or run as a normal user") from None
+
+
+def _give_to(account: Any, path: Path) -> None:
+    if account is not None:
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _run_as(account: Any) -> dict[str, Any]:
+    """subprocess arguments that start the server programs as ``account`` (nothing for the caller's own)."""
+    if account is None:
+        return {}
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def _postgres_env() -> dict[str, str]:
+    """A plain environment for the server: none of the caller's (e.g. an ``AIRFLOW_HOME`` whose leftovers
+    LiveAirflow kills by environment before it stops the database)."""
+    return {"PATH": os.environ.get("PATH") or "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
+
+
+def _stop_postmaster(pid: int, *, timeout: float) -> None:
+    """SIGINT: PostgreSQL's "fast" shutdown (rolls back open sessions, checkpoints); SIGQUIT if it hangs."""
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                return
+            time.sleep(0.1)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def airflow_env(home: Path) -> dict[str, str]:
-    """Environment for an Airflow 3 that uses this project's dags/plugins and a SQLite DB under ``home``."""
+    """Environment for an Airflow 3 that uses this project's dags/plugins and a SQLite DB under ``home``.
+
+    SQLite serves ``airflow dags test`` (one process: the demo, the DAG tests); the live Airflow of
+    ``./dev ui`` and tests/e2e replaces it with a private PostgreSQL (sandbox.live_airflow).
+    """
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
@@ -353,8 +530,8 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
         # The connection form's Test button (and POST /api/v2/connections/test); Airflow's default is Disabled.
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        # plugins: the product package; the project root: the top-level ``sandbox`` package, which the sandbox's
-        # Airflow itself imports (live_airflow's SQL_ALCHEMY_CONNECT_ARGS names sandbox.live_airflow).
+        # plugins: the product package; the project root: the top-level ``sandbox`` package (the demo's and
+        # tests' harness code that Airflow's processes import).
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(mariadb-server mariadb-client prometheus prometheus-pushgateway
+                 postgresql  # the live sandbox Airflow's metadata DB (a private server, never the system's)
                  default-libmysqlclient-dev pkg-config
                  chromium)  # headless browser for tests/e2e (driven by Playwright, no browser download)
 

@@ -45,3 +45,54 @@ def test_pushgateway_accepts_and_serves_a_push(sandbox) -> None:
         assert 'sandbox_probe{instance="",job="sandbox_probe"} 7' in body
     finally:
         delete_from_gateway(sandbox.pushgateway_url, job="sandbox_probe")
+
+
+def test_the_live_airflows_postgres_is_private_reachable_only_by_its_socket_and_stops_cleanly(sandbox) -> None:
+    import os
+    import stat
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+
+    from sandbox.services import PrivatePostgres, processes_mentioning
+
+    server = PrivatePostgres(sandbox.root / "metadata-postgres-probe")
+    server.start()
+    try:
+        engine = create_engine(server.sqlalchemy_url)  # the URL Airflow's components are given
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_database()")).scalar() == "airflow"
+            assert conn.execute(text("SHOW listen_addresses")).scalar() == ""  # no TCP socket at all
+            data_dir = conn.execute(text("SHOW data_directory")).scalar()
+        engine.dispose()
+        # Airflow 3 also opens an async engine on the same URL, its driver swapped for asyncpg.
+        assert _async_select_one(server.sqlalchemy_url.replace("+psycopg2", "+asyncpg")) == 1
+        assert Path(data_dir) == server.data_dir and server.data_dir.is_relative_to(sandbox.root)
+        assert stat.S_IMODE(os.stat(server.socket_dir).st_mode) == 0o700  # only the owner reaches the socket
+        assert processes_mentioning(str(server.data_dir))
+
+        # A run killed before it stopped the server: the next start stops the leftover and starts afresh.
+        leftover = PrivatePostgres(server.root)
+        leftover.stop_stale()
+        assert processes_mentioning(str(server.data_dir)) == []
+        server.start()
+    finally:
+        server.stop()
+    assert processes_mentioning(str(server.data_dir)) == []
+
+
+def _async_select_one(url: str) -> int:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def probe() -> int:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text("SELECT 1"))).scalar()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(probe())

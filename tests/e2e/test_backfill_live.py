@@ -21,32 +21,16 @@ END = START + timedelta(hours=3)
 FROM_DATE, TO_DATE = "2026-06-01T00:00:00+00:00", "2026-06-01T02:00:00+00:00"
 
 
-def _backfill(airflow: Any, *extra: str) -> tuple[str, int]:
-    """``airflow backfill create`` for the three hours; repeated when SQLite refused a write.
+def _backfill(airflow: Any, *extra: str) -> str:
+    """``airflow backfill create`` for the three hours, run once as a user would; it must succeed.
 
-    The sandbox's metadata DB is one SQLite file written by four components: a write that collides with
-    another can fail at once with "database is locked" (SQLite's lock-upgrade deadlock, not a wait), leaving
-    the new backfill half-created. Then the backfill is cancelled and the command run again, as a user would.
-    Returns the command's output and how many times it ran: each run of ``--reprocess-behavior completed``
-    may already have cleared the runs (a cancel fails the queued ones, which the next attempt clears again).
+    (On the SQLite metadata DB the sandbox used before, a write colliding with the four components' could
+    fail with "database is locked" and leave a half-created backfill: apache/airflow#68699.)
     """
-    attempts = 0
-    while attempts < 3:
-        attempts += 1
-        proc = airflow.airflow_cli("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE,
-                                   "--to-date", TO_DATE, *extra)
-        output = proc.stdout + proc.stderr
-        if proc.returncode == 0 or "database is locked" not in output:
-            break
-        print(f"airflow backfill create {' '.join(extra)}: attempt {attempts} refused (database is locked)")
-        backfills = airflow.get("/api/v2/backfills", params={"dag_id": "ohlc_backfill"})["backfills"]
-        for backfill in backfills:
-            if not backfill["completed_at"]:
-                airflow.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
-        if backfills:  # the refused write may have rolled back the whole backfill: then nothing to wait for
-            _wait_backfill_completed(airflow)
-    assert proc.returncode == 0, output[-3000:]
-    return proc.stdout, attempts
+    proc = airflow.airflow_cli("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE,
+                               "--to-date", TO_DATE, *extra)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return proc.stdout
 
 
 def _wait_backfill_completed(airflow: Any, *, timeout: float = 400.0) -> dict[str, Any]:
@@ -71,7 +55,7 @@ def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(mig
     ticks = load_e2e_ticks(START, END, n_ticks=12_000, commodities=3, seed=21)
     expected = reference_bars(ticks.rows(), START, END)
 
-    plan, _ = _backfill(airflow, "--dry-run")
+    plan = _backfill(airflow, "--dry-run")
     assert all(f"2026-06-01 0{hour}:00:00+00:00" in plan for hour in (0, 1, 2)), plan
     assert "2026-06-01 03:00:00" not in plan, plan
 
@@ -107,19 +91,15 @@ def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(mig
     assert close != expected[(code, bar_start)]["close_price"]
 
     # With it, the three completed runs are cleared and run again: the bar is rebuilt from its ticks.
-    _, attempts = _backfill(airflow, "--reprocess-behavior", "completed")
+    _backfill(airflow, "--reprocess-behavior", "completed")
     _wait_backfill_completed(airflow)
     rerun = _backfill_runs(airflow)
     assert {key: r["dag_run_id"] for key, r in rerun.items()} == {key: v[0] for key, v in before.items()}
     assert all(rerun[key]["end_date"] != before[key][1] for key in rerun), (rerun, before)
     assert {r["state"] for r in rerun.values()} == {"success"}
-    # Cleared and run again: a second try of every task, or a later one where a refused attempt of the
-    # command had cleared the run already (at most one more try per extra attempt).
-    for run in rerun.values():
+    for run in rerun.values():  # cleared and run again: a second try of every task
         states = task_states(airflow.task_instances("ohlc_backfill", run["dag_run_id"]), tries=True)
-        assert len({try_ for _state, try_ in states.values()}) == 1, states  # the run was cleared as a whole
-        assert {state for state, _try in states.values()} == {"success"}, states
-        assert all(2 <= try_ <= 1 + attempts for _state, try_ in states.values()), (states, attempts)
+        assert set(states.values()) == {("success", 2)}, states
     conn = sandbox.mysql_connect(E2E_DATABASE)
     try:
         assert_bars_match(stored_bars(conn, START, END), expected)
