@@ -377,6 +377,11 @@ class PrivatePostgres:
         self._popen: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while this object's server runs (its backends are its children)."""
+        return self._popen.pid if self._popen is not None and self._popen.poll() is None else None
+
+    @property
     def sqlalchemy_url(self) -> str:
         """``[database] sql_alchemy_conn``: psycopg2 over the Unix socket (``host`` is its directory)."""
         return f"postgresql+psycopg2://{self.USER}@/{self.DATABASE}?host={self.socket_dir}&port={self.PORT}"
