@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -66,6 +67,37 @@ COMPONENTS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
 }
 TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def pin_metadata_db(cfg_path: Path, url: str) -> None:
+    """Name the metadata DB in ``$AIRFLOW_HOME/airflow.cfg``, so that an ``airflow`` CLI given only this
+    ``AIRFLOW_HOME`` (the README's ``airflow backfill create`` next to ``./dev ui``) reaches the same database
+    as the components, not a new SQLite file (Airflow's default). The URL holds no password.
+
+    An existing file (Airflow writes its full default on first use) gets its ``[database] sql_alchemy_conn``
+    line replaced; otherwise a file with only that option is written (Airflow fills in the defaults).
+    """
+    line = f"sql_alchemy_conn = {url}"
+    if not cfg_path.exists():
+        cfg_path.write_text(f"# Written by sandbox.live_airflow: the live sandbox's metadata DB.\n[database]\n{line}\n")
+        return
+    out, section, done = [], "", False
+    for raw in cfg_path.read_text().splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            if section == "[database]" and not done:
+                out.append(line)
+                done = True
+            section = stripped
+        elif section == "[database]" and re.match(r"sql_alchemy_conn\s*=", stripped):
+            if not done:
+                out.append(line)
+                done = True
+            continue
+        out.append(raw)
+    if not done:
+        out += ([line] if section == "[database]" else ["[database]", line])
+    cfg_path.write_text("\n".join(out) + "\n")
 
 
 def airflow_bin() -> Path:
@@ -154,6 +186,7 @@ class LiveAirflow:
         self.stop_stale()
         self.port = free_port()
         self.metadata_db.start()
+        pin_metadata_db(self.home / "airflow.cfg", self.metadata_db.sqlalchemy_url)
         self.env = self.build_env()
         migrate = subprocess.run([str(airflow_bin()), "db", "migrate"], env=self.env, capture_output=True,
                                  text=True)

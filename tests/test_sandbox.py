@@ -96,3 +96,29 @@ def _async_select_one(url: str) -> int:
             await engine.dispose()
 
     return asyncio.run(probe())
+
+
+def test_the_live_airflows_cfg_names_its_postgres_for_a_cli_given_only_airflow_home(tmp_path) -> None:
+    from sandbox.live_airflow import pin_metadata_db
+
+    url = "postgresql+psycopg2://airflow@/airflow?host=/x/run&port=5432"
+    fresh = tmp_path / "fresh.cfg"
+    pin_metadata_db(fresh, url)
+    assert "[database]\nsql_alchemy_conn = " + url in fresh.read_text()
+
+    # Airflow's own default file (written on first use) named the SQLite file: replaced in place, once.
+    written = tmp_path / "airflow.cfg"
+    written.write_text("[core]\ndags_folder = /d\n\n[database]\n# the DB\nsql_alchemy_conn = sqlite:////h/airflow.db\n"
+                       "sql_alchemy_conn_async = \n\n[logging]\nbase_log_folder = /l\n")
+    pin_metadata_db(written, url)
+    pin_metadata_db(written, url)
+    text = written.read_text()
+    assert "sqlite" not in text and text.count("sql_alchemy_conn = ") == 1 and "sql_alchemy_conn_async = " in text
+    assert text.index("[database]") < text.index(url) < text.index("[logging]")
+    assert "dags_folder = /d" in text and "base_log_folder = /l" in text
+
+    # A file without a [database] section gets one.
+    bare = tmp_path / "bare.cfg"
+    bare.write_text("[core]\nload_examples = False\n")
+    pin_metadata_db(bare, url)
+    assert bare.read_text().endswith("[database]\nsql_alchemy_conn = " + url + "\n")

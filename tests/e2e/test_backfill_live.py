@@ -3,12 +3,15 @@ hours that already ran (``--reprocess-behavior completed``), as the README tells
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from sandbox.live_airflow import airflow_bin
 from tests.dag_runs import task_states
 from tests.e2e.conftest import E2E_DATABASE
 from tests.ohlc.reference import assert_bars_match, reference_bars, stored_bars
@@ -74,6 +77,17 @@ def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(mig
         assert_bars_match(stored_bars(conn, START, END), expected)
     finally:
         conn.close()
+
+    # The README's way next to ./dev ui: the CLI given only AIRFLOW_HOME reaches the same metadata DB (its
+    # airflow.cfg names the private PostgreSQL), so it sees these runs and would skip them.
+    plain = subprocess.run([str(airflow_bin()), "backfill", "create", "--dag-id", "ohlc_backfill", "--from-date",
+                            FROM_DATE, "--to-date", TO_DATE, "--dry-run"], capture_output=True, text=True,
+                           timeout=300, env={"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin",
+                                             "AIRFLOW_HOME": str(airflow.home)})
+    assert plain.returncode == 0, (plain.stdout + plain.stderr)[-3000:]
+    # (A CLI on a metadata DB of its own would not know the DAG and fail.) The three hours have runs now, so
+    # the dry run, which listed all three above, lists none.
+    assert "2026-06-01" not in plain.stdout.split("Runs to be attempted:")[1], plain.stdout
 
     # A bar of the second hour goes bad after its run succeeded.
     (code, bar_start), _ = sorted(expected.items())[len(expected) // 2]
