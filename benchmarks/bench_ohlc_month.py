@@ -15,8 +15,8 @@ bare single-statement aggregate scan of the month (minutes on the sandbox: its 8
 afterwards unless ``--keep`` (then ``--reuse`` skips the 15 minutes of generating and loading). Its MariaDB's
 buffer pool is sized to hold the month (``--buffer-pool``, default 8G: the month is ~4.4 GB of ticks plus its
 sort-key index), as a warehouse holding a month's ticks would be; the default 1G of the test sandboxes makes
-the month run read most days from disk
-(``--buffer-pool 1G`` measures that). Each step reports the buffer-pool reads it caused (pages read from disk).
+the month run read most days from disk (``--buffer-pool 1G`` measures that). Each step reports the
+buffer-pool reads it caused (pages read from disk).
 
 ``./dev bench`` skips it (it prints how to run it); run it with::
 
@@ -154,13 +154,20 @@ def main() -> int:
 def _warm_pool(sandbox: Sandbox) -> None:
     """After a restart the pool is empty: when it can hold the ticks, read them once (as the load leaves them),
     so that a reused run measures the same warm warehouse as a fresh one."""
-    ((data,),) = sandbox.query("SELECT data_length FROM information_schema.tables WHERE table_schema = %s AND "
-                               "table_name = 'energy_prices_rt'", [DORIS_DATABASE], database=None)
-    ((pool,),) = sandbox.query("SELECT @@innodb_buffer_pool_size", database=None)
-    if int(data) < 0.9 * int(pool):
+    data, _index, pool = _table_and_pool_bytes(sandbox)
+    if data < 0.9 * pool:
         began = time.monotonic()
         sandbox.query("SELECT COUNT(*), SUM(price), SUM(volume) FROM energy_prices_rt")
         print(f"read the tick table into the buffer pool in {time.monotonic() - began:.1f} s (reused sandbox)")
+
+
+def _table_and_pool_bytes(sandbox: Sandbox) -> tuple[int, int, int]:
+    """The tick table's rows and indexes, and the InnoDB buffer pool, in bytes."""
+    ((data, index),) = sandbox.query(
+        "SELECT data_length, index_length FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_name = 'energy_prices_rt'", [DORIS_DATABASE], database=None)
+    ((pool,),) = sandbox.query("SELECT @@innodb_buffer_pool_size", database=None)
+    return int(data), int(index), int(pool)
 
 
 def _pool_disk_reads(sandbox: Sandbox) -> int:
@@ -170,13 +177,10 @@ def _pool_disk_reads(sandbox: Sandbox) -> int:
 
 
 def _table_vs_pool(sandbox: Sandbox) -> str:
-    ((data, index),) = sandbox.query(
-        "SELECT data_length, index_length FROM information_schema.tables WHERE table_schema = %s "
-        "AND table_name = 'energy_prices_rt'", [DORIS_DATABASE], database=None)
-    ((pool,),) = sandbox.query("SELECT @@innodb_buffer_pool_size", database=None)
+    data, index, pool = _table_and_pool_bytes(sandbox)
     gib = 1024 ** 3
-    return (f"tick table: {int(data) / gib:.2f} GiB of rows + {int(index) / gib:.2f} GiB of sort-key index; "
-            f"InnoDB buffer pool {int(pool) / gib:.2f} GiB")
+    return (f"tick table: {data / gib:.2f} GiB of rows + {index / gib:.2f} GiB of sort-key index; "
+            f"InnoDB buffer pool {pool / gib:.2f} GiB")
 
 
 def _loaded_ticks(sandbox: Sandbox) -> int:

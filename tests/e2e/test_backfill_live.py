@@ -22,6 +22,7 @@ START = datetime(2026, 6, 1, 0, 0)
 END = START + timedelta(hours=3)
 # The CLI takes the logical dates of the runs, both inclusive; hourly data intervals start on the hour.
 FROM_DATE, TO_DATE = "2026-06-01T00:00:00+00:00", "2026-06-01T02:00:00+00:00"
+BACKFILL_CREATE = ("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE, "--to-date", TO_DATE)
 
 
 def _backfill(airflow: Any, *extra: str) -> str:
@@ -30,8 +31,7 @@ def _backfill(airflow: Any, *extra: str) -> str:
     (On the SQLite metadata DB the sandbox used before, a write colliding with the four components' could
     fail with "database is locked" and leave a half-created backfill: apache/airflow#68699.)
     """
-    proc = airflow.airflow_cli("backfill", "create", "--dag-id", "ohlc_backfill", "--from-date", FROM_DATE,
-                               "--to-date", TO_DATE, *extra)
+    proc = airflow.airflow_cli(*BACKFILL_CREATE, *extra)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return proc.stdout
 
@@ -80,8 +80,7 @@ def test_backfill_create_rebuilds_three_hours_and_reprocesses_completed_ones(mig
 
     # The README's way next to ./dev ui: the CLI given only AIRFLOW_HOME reaches the same metadata DB (its
     # airflow.cfg names the private PostgreSQL), so it sees these runs and would skip them.
-    plain = subprocess.run([str(airflow_bin()), "backfill", "create", "--dag-id", "ohlc_backfill", "--from-date",
-                            FROM_DATE, "--to-date", TO_DATE, "--dry-run"], capture_output=True, text=True,
+    plain = subprocess.run([str(airflow_bin()), *BACKFILL_CREATE, "--dry-run"], capture_output=True, text=True,
                            timeout=300, env={"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin",
                                              "AIRFLOW_HOME": str(airflow.home)})
     assert plain.returncode == 0, (plain.stdout + plain.stderr)[-3000:]
