@@ -523,7 +523,7 @@ def materialize_bars(conn: Any, start: datetime, end: datetime, *, table: str = 
     correct by construction, so a fault a test injects afterwards is its only error."""
     from commodity_platform.ohlc.definition import bars_sql
 
-    sql, params = bars_sql(start, end)
+    sql, params = bars_sql(start, end, minute_index=True)  # the sandbox's tables have the minute index
     cur = conn.cursor()
     cur.execute(
         f"REPLACE INTO {table} (commodity_code, bar_start, open_price, high_price, low_price, close_price, "

@@ -96,6 +96,27 @@ def test_duplicate_key_becomes_an_index_and_the_partition_column_the_clustered_k
     assert any("became the clustered PRIMARY KEY (bar_start, doris_row_id)" in n for n in adapted.notes)
 
 
+def test_the_tick_table_gets_the_bars_minute_column_and_covering_index_and_no_other_table_does() -> None:
+    ticks = """CREATE TABLE IF NOT EXISTS energy_prices_rt (
+        commodity_code VARCHAR(32) NULL,
+        event_time DATETIME(3) NOT NULL,
+        price DECIMAL(18,6) NULL,
+        volume DECIMAL(18,4) NULL
+    )
+    DUPLICATE KEY(commodity_code, event_time)
+    PARTITION BY RANGE(event_time) ()
+    DISTRIBUTED BY HASH(commodity_code) BUCKETS 4
+    PROPERTIES ("replication_num" = "1", "dynamic_partition.enable" = "true", "dynamic_partition.time_unit" = "DAY",
+                "dynamic_partition.start" = "-7", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p")"""
+    adapted = adapt_for_mysql(parse_statement(ticks, where="x"))
+    assert ("doris_bar_minute BIGINT GENERATED ALWAYS AS (TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', event_time)) "
+            "STORED INVISIBLE") in adapted.sql
+    assert "INDEX doris_minute_scan (doris_bar_minute, commodity_code, event_time, price, volume)" in adapted.sql
+    assert any("doris_bar_minute" in note and "doris_minute_scan" in note for note in adapted.notes)
+    other = adapt_for_mysql(parse_statement(GOOD_UNIQUE.replace("UNIQUE KEY", "DUPLICATE KEY"), where="x"))
+    assert "doris_bar_minute" not in other.sql
+
+
 def test_a_null_able_partition_column_gets_an_index_not_a_primary_key() -> None:
     sql = GOOD_UNIQUE.replace("UNIQUE KEY", "DUPLICATE KEY").replace("bar_start DATETIME NOT NULL",
                                                                      "bar_start DATETIME NULL")

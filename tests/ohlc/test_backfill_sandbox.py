@@ -324,3 +324,48 @@ def test_the_rebuild_session_keeps_a_month_sized_group_table_in_memory(db, conne
     OhlcBackfill(Recording, doris=False).run(window())
 
     assert seen == [(MYSQL_GROUP_TABLE_BYTES, MYSQL_GROUP_TABLE_BYTES)]
+
+
+def test_the_stored_minute_column_is_the_definitions_minute(db) -> None:
+    """The sandbox's generated minute column (spelled without CAST: MariaDB refuses it there) equals bars.sql's
+    minute expression for every tick, at the edges of minutes, days, leap days and years."""
+    from commodity_platform.ohlc.definition import MINUTE_COLUMN, MINUTE_EXPRESSION
+
+    instants = [datetime(2031, 3, 1, 23, 59, 59, 999000), datetime(2031, 3, 2), datetime(2032, 2, 29, 12, 0, 0, 1000),
+                datetime(2031, 12, 31, 23, 59, 59, 999000), datetime(1970, 1, 1, 0, 1), datetime(1970, 1, 1),
+                datetime(2031, 3, 1, 0, 0, 0, 1000)]
+    insert(db, [("WTI", instant, Decimal("70"), Decimal("1")) for instant in instants])
+    cur = db.cursor()
+    cur.execute(f"SELECT event_time, {MINUTE_COLUMN}, {MINUTE_EXPRESSION} FROM energy_prices_rt ORDER BY event_time")
+    rows = cur.fetchall()
+    cur.close()
+    assert len(rows) == len(instants)
+    assert [(when, stored) for when, stored, _ in rows] == [(when, computed) for when, _, computed in rows]
+    assert rows[0][1:] == (0, 0) and rows[1][1:] == (1, 1)  # the origin and its next minute
+
+
+def test_the_sandbox_aggregates_the_bars_along_the_minute_index_without_a_group_table(db) -> None:
+    """The point of the minute index: MariaDB reads level 1 as a range of doris_minute_scan in group order
+    ("Using index", no "Using temporary"). bars.sql as written (Doris' form) still needs the temporary table
+    on the same data, which is what this check would see if the index, the range or the server's
+    optimizer switch were lost."""
+    from commodity_platform.ohlc.definition import MINUTE_INDEX, bars_sql
+
+    load_ticks(db, generate_ticks(START, END, n_ticks=20_000, commodities=8, seed=5))
+    cur = db.cursor()
+    cur.execute("ANALYZE TABLE energy_prices_rt")
+    cur.fetchall()
+
+    def level_one_plan(minute_index: bool) -> tuple[str, str]:
+        sql, params = bars_sql(START, END, minute_index=minute_index)
+        cur.execute("EXPLAIN " + sql, params)
+        columns = [d[0] for d in cur.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        (derived,) = [r for r in rows if r["select_type"] == "DERIVED"]
+        return derived["key"], derived["Extra"]
+
+    key, extra = level_one_plan(True)
+    assert key == MINUTE_INDEX and "Using index" in extra and "Using temporary" not in extra, (key, extra)
+    _, plain_extra = level_one_plan(False)
+    assert "Using temporary" in plain_extra
+    cur.close()

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlglot
 from sqlglot import exp
 
-from commodity_platform.ohlc.definition import BARS_SQL_PATH, bars_sql
+from commodity_platform.ohlc.definition import BARS_SQL_PATH, MINUTE_COLUMN, MINUTE_EXPRESSION, bars_sql
 from commodity_platform.ohlc.statements import OHLC_SQL_DIR, write_plan
 
 START, END = datetime(2026, 1, 1), datetime(2026, 1, 2)
@@ -28,15 +28,38 @@ def test_bars_sql_binds_window_and_codes_as_parameters() -> None:
 
 
 def test_the_definition_exists_once_and_both_writes_embed_it() -> None:
-    definition, _ = bars_sql(START, END)
     marker = "GROUP BY commodity_code, bar_start"
     for name in ("write_mariadb.sql", "write_doris.sql"):
         text = (OHLC_SQL_DIR / name).read_text()
         assert marker not in text and "tick_key" not in text, f"{name} copies the bar definition"
     for doris in (False, True):
+        # The sandbox's write reads the minute index the adapter gives its tick table; Doris' the file as is.
+        definition, _ = bars_sql(START, END, minute_index=not doris)
         plan = write_plan(START, END, doris=doris)
         assert sum(definition in s for s in plan.statements) == 1
     assert marker in BARS_SQL_PATH.read_text()
+
+
+def test_the_minute_index_form_changes_only_where_level_one_reads_its_minute() -> None:
+    """bars_sql(minute_index=True) differs from bars.sql in exactly two places: level 1 selects the stored
+    minute column instead of computing it, and bounds that column by the window's minutes; the rest of the
+    definition (filters, aggregates, lookups, the bar_start arithmetic) is the same text."""
+    plain, params = bars_sql(START, END)
+    indexed, indexed_params = bars_sql(START, END, minute_index=True)
+    assert params == indexed_params
+    assert f"{MINUTE_EXPRESSION} AS bar_minute" in plain and MINUTE_COLUMN not in plain
+    removed = [line for line in plain.splitlines() if line not in indexed.splitlines()]
+    added = [line.strip() for line in indexed.splitlines() if line not in plain.splitlines()]
+    assert [line.strip() for line in removed] == [f"{MINUTE_EXPRESSION} AS bar_minute,"]
+    assert added[0] == f"{MINUTE_COLUMN} AS bar_minute,"
+    assert added[1].startswith(f"AND {MINUTE_COLUMN} >= ") and f"AND {MINUTE_COLUMN} <= " in added[1]
+    assert len(added) == 2
+    # Both parse as MySQL-protocol SQL and group by the minute first (the index's order).
+    for sql in (plain, indexed):
+        tree = sqlglot.parse_one(bind(sql, params), read="mysql")
+        groupings = [[g.sql() for g in select.args["group"].expressions]
+                     for select in tree.find_all(exp.Select) if select.args.get("group")]
+        assert sorted(groupings) == [["bar_minute", "commodity_code"], ["commodity_code", "bar_start"]]
 
 
 def test_doris_variant_is_well_formed_doris_sql() -> None:

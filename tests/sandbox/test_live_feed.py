@@ -98,6 +98,32 @@ def test_fault_cli_without_a_running_feed_says_so(capsys) -> None:
     assert "no live feed" in capsys.readouterr().err
 
 
+def test_a_tick_table_from_an_older_version_gets_the_minute_index_the_bars_read(sandbox) -> None:
+    """./dev ui keeps its sandbox: its tick table may predate the minute column and index (the migrations count
+    as applied there), and the backfill would fail on the unknown column. The feed adds them, once."""
+    from commodity_platform.doris.tasks import run_migrations
+    from commodity_platform.ohlc.definition import MINUTE_COLUMN, MINUTE_INDEX
+
+    run_migrations(installed_by="pytest")
+
+    def minute_index() -> tuple[int, int]:
+        columns = sandbox.query("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
+                                "AND table_name = 'energy_prices_rt' AND column_name = %s", [MINUTE_COLUMN])
+        indexes = sandbox.query("SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE "
+                                "table_schema = DATABASE() AND table_name = 'energy_prices_rt' AND index_name = %s",
+                                [MINUTE_INDEX])
+        return columns[0][0], indexes[0][0]
+
+    assert minute_index() == (1, 1)
+    sandbox.query(f"ALTER TABLE energy_prices_rt DROP INDEX {MINUTE_INDEX}, DROP COLUMN {MINUTE_COLUMN}")
+    assert minute_index() == (0, 0)
+    feed = LiveFeed(sandbox)
+    feed._ensure_schema()
+    assert minute_index() == (1, 1)
+    feed._ensure_schema()  # already there: nothing to do
+    assert minute_index() == (1, 1)
+
+
 # -- the live sandbox ---------------------------------------------------------------------------------------
 
 

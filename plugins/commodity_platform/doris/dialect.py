@@ -24,6 +24,13 @@ from sqlglot.tokens import TokenType
 
 from commodity_platform.doris.dynamic_partitions import lint_dynamic_partitions
 from commodity_platform.errors import ConfigError
+from commodity_platform.ohlc.definition import (
+    MINUTE_COLUMN,
+    MINUTE_COLUMN_EXPRESSION,
+    MINUTE_INDEX,
+    MINUTE_INDEX_COLUMNS,
+    TICKS_TABLE,
+)
 
 
 class _DorisDDL(Doris):
@@ -251,6 +258,23 @@ def _partition_access_path(schema: exp.Schema, columns: list[exp.Expression], *,
             f"invisible auto-increment {SANDBOX_ROW_ID} (a range reads only its rows)")
 
 
+def _minute_index(schema: exp.Schema) -> str:
+    """Give the tick table the minute column and covering index bars.sql reads on a server that is not Doris
+    (see "Minute index" in include/sql/ohlc/bars.sql): MariaDB then aggregates a window's bars as one range
+    read in group order instead of through a temporary table. Returns the note.
+
+    The column is generated (STORED: an index may only cover a stored value in every MariaDB/MySQL) and
+    INVISIBLE, so writers, ``SELECT *`` and ``LOAD DATA`` never see it.
+    """
+    template = sqlglot.parse_one(
+        f"CREATE TABLE t ({MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED INVISIBLE, "
+        f"INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)}))", read="mysql")
+    for definition in template.this.expressions:
+        schema.append("expressions", definition)
+    return (f"the OHLC bars' minute became the invisible stored column {MINUTE_COLUMN} with INDEX {MINUTE_INDEX} "
+            f"({', '.join(MINUTE_INDEX_COLUMNS)}): bars aggregate in index order")
+
+
 def _not_null(schema: exp.Schema, column: str) -> bool:
     for col in schema.expressions:
         if isinstance(col, exp.ColumnDef) and col.name == column:
@@ -303,6 +327,8 @@ def adapt_for_mysql(stmt: ParsedStatement) -> AdaptedStatement:
             kept.append(prop)
     if partition_columns:
         notes.append(_partition_access_path(schema, partition_columns, unique_key=unique_key))
+    if stmt.table == TICKS_TABLE:
+        notes.append(_minute_index(schema))
     if dropped_props:
         notes.append(f"PROPERTIES dropped: {', '.join(dropped_props)}")
     # Doris compares, groups and keys strings byte by byte; MariaDB's default collation would fold case

@@ -127,11 +127,12 @@ def _plain(value: Any) -> Any:
 
 def comparison_statement(start: datetime, end: datetime, *, codes: Sequence[str] | None = None,
                          tolerance: float = DEFAULT_TOLERANCE, examples: int = 10,
-                         max_mismatched: int = 0) -> tuple[str, dict[str, Any]]:
+                         max_mismatched: int = 0, minute_index: bool = False) -> tuple[str, dict[str, Any]]:
     """The comparison for ``[start, end)`` as ``(sql, params)``; ``{batch}`` stands for the stored bars table.
 
     ``examples`` limits the rows returned (at least one, so the totals always come back);
-    ``max_mismatched`` only sets the ``dq_violations`` column the Great Expectations check tests.
+    ``max_mismatched`` only sets the ``dq_violations`` column the Great Expectations check tests;
+    ``minute_index``: the expected bars read the sandbox's minute index (not on Doris).
     """
     if tolerance < 0:
         raise ConfigError(f"tolerance: must be >= 0, got {tolerance!r}")
@@ -145,7 +146,7 @@ def comparison_statement(start: datetime, end: datetime, *, codes: Sequence[str]
         examples=max(1, int(examples)),
         max_mismatched=int(max_mismatched),
     )
-    return apply_commodity_filter(spliced_sql(COMPARE_SQL), codes), params
+    return apply_commodity_filter(spliced_sql(COMPARE_SQL, minute_index=minute_index), codes), params
 
 
 def bind_table(sql: str, table: str) -> str:
@@ -182,11 +183,13 @@ def compare_bars(hook_or_conn: Any, start: datetime, end: datetime, codes: Seque
     :param workers: with a hook and more than one worker, the window is split into shards compared at
         once on their own connections, as the backfill splits it (:mod:`commodity_platform.ohlc.shards`):
         code groups on Doris, time slices elsewhere; the totals add up and the oldest examples are kept.
-    :param doris: the warehouse is Doris (``DorisHook.is_doris()``): how the window is split.
+    :param doris: the warehouse is Doris (``DorisHook.is_doris()``): how the window is split, and whether the
+        expected bars read the sandbox's minute index (only elsewhere).
     :return: counts by kind and examples; ``result.ok`` is True when nothing differs.
     """
     start, end = to_naive_utc(start), to_naive_utc(end)
-    sql, params = comparison_statement(start, end, codes=codes, tolerance=tolerance, examples=examples)
+    sql, params = comparison_statement(start, end, codes=codes, tolerance=tolerance, examples=examples,
+                                       minute_index=not doris)
     statement = bind_table(sql, table)
     owns_conn = hasattr(hook_or_conn, "get_conn")
     started = time.monotonic()
@@ -252,7 +255,8 @@ def _compare_sharded(hook: Any, start: datetime, end: datetime, codes: Sequence[
         if not holder:
             holder.append(hook.get_conn())
         sql, params = comparison_statement(to_naive_utc(shard.start), to_naive_utc(shard.end),
-                                           codes=shard.commodity_codes, tolerance=tolerance, examples=examples)
+                                           codes=shard.commodity_codes, tolerance=tolerance, examples=examples,
+                                           minute_index=not doris)
         try:
             rows = _cursor_rows(holder[0], bind_table(sql, table), params)
         except Exception as err:  # lost connection: temporary; SQL errors: permanent

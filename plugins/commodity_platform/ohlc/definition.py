@@ -40,18 +40,54 @@ BAR_KEY: tuple[str, str] = ("commodity_code", "bar_start")
 COMMODITY_FILTER_MARKER = "-- @commodity_filter"
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+#: The table bars.sql reads its ticks from.
+TICKS_TABLE = "energy_prices_rt"
+#: bars.sql's minute of a tick (minutes since 1970-01-01 00:00, UTC), as it is written there.
+MINUTE_EXPRESSION = "TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), event_time)"
+#: The same minute as the sandbox stores it (see "Minute index" in bars.sql): a generated column may not
+#: CAST (MariaDB error 1901), and a DATETIME string literal is converted the same way. tests/ohlc checks
+#: that the column equals MINUTE_EXPRESSION on the sandbox.
+MINUTE_COLUMN = "doris_bar_minute"
+MINUTE_COLUMN_EXPRESSION = "TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', event_time)"
+#: The covering index that lets MariaDB aggregate level 1 in group order: the grouped columns first, then
+#: every other column level 1 reads, so the table itself is not visited.
+MINUTE_INDEX = "doris_minute_scan"
+MINUTE_INDEX_COLUMNS: tuple[str, ...] = (MINUTE_COLUMN, "commodity_code", "event_time", "price", "volume")
+MINUTE_RANGE_MARKER = "-- @minute_index_range"
+#: The window's minutes, a superset of its ticks' (the end minute itself is included; the event_time bounds
+#: beside it stay exact), as a range on the index's first column.
+_MINUTE_RANGE = (
+    f"AND {MINUTE_COLUMN} >= TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), %(window_start)s) "
+    f"AND {MINUTE_COLUMN} <= TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), %(window_end)s)"
+)
 
-@lru_cache(maxsize=1)
-def bars_sql_template() -> str:
+
+@lru_cache(maxsize=2)
+def bars_sql_template(*, minute_index: bool = False) -> str:
     """bars.sql without its comment lines (the filter marker line is kept: it is where codes go).
 
     Comment lines are dropped because pyformat substitution would otherwise scan them too, and because
     the statement lands in task logs, where the header would be noise.
+
+    :param minute_index: the tick table has the sandbox's minute column and index (tables the migration
+        runner created on a server that is not Doris): level 1 reads ``doris_bar_minute`` and bounds it by
+        the window, so MariaDB aggregates in index order. False: bars.sql as written (Doris).
     """
-    sql = load_sql(BARS_SQL_PATH, keep_markers={COMMODITY_FILTER_MARKER})
-    if sum(line.strip() == COMMODITY_FILTER_MARKER for line in sql.splitlines()) != 1:
-        raise ConfigError(f"{BARS_SQL_PATH}: expected exactly one line {COMMODITY_FILTER_MARKER!r}")
-    return sql
+    sql = load_sql(BARS_SQL_PATH, keep_markers={COMMODITY_FILTER_MARKER, MINUTE_RANGE_MARKER})
+    for marker in (COMMODITY_FILTER_MARKER, MINUTE_RANGE_MARKER):
+        if sum(line.strip() == marker for line in sql.splitlines()) != 1:
+            raise ConfigError(f"{BARS_SQL_PATH}: expected exactly one line {marker!r}")
+    minute_select = f"{MINUTE_EXPRESSION} AS bar_minute"
+    if sql.count(minute_select) != 1:
+        raise ConfigError(f"{BARS_SQL_PATH}: expected {minute_select!r} exactly once (level 1's minute)")
+    lines = []
+    for line in sql.splitlines():
+        if line.strip() == MINUTE_RANGE_MARKER:
+            if minute_index:
+                lines.append(line[: len(line) - len(line.lstrip())] + _MINUTE_RANGE)
+        else:
+            lines.append(line.replace(minute_select, f"{MINUTE_COLUMN} AS bar_minute") if minute_index else line)
+    return "\n".join(lines)
 
 
 def format_sql_datetime(value: datetime) -> str:
@@ -95,16 +131,17 @@ def apply_commodity_filter(sql: str, commodity_codes: Sequence[str] | None) -> s
     return "\n".join(out)
 
 
-def bars_sql(start: datetime, end: datetime, *,
-             commodity_codes: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
+def bars_sql(start: datetime, end: datetime, *, commodity_codes: Sequence[str] | None = None,
+             minute_index: bool = False) -> tuple[str, dict[str, Any]]:
     """The bar definition as ``(sql, params)`` for the half-open window ``[start, end)``.
 
     :param start: inclusive lower bound of ``event_time`` (UTC; aware or naive-UTC datetime).
     :param end: exclusive upper bound of ``event_time``.
     :param commodity_codes: restrict to these codes; ``None`` or empty means all codes.
+    :param minute_index: read the sandbox's minute index (see :func:`bars_sql_template`); same result.
     :return: SQL with pyformat placeholders and the dict to execute it with; see :data:`BAR_COLUMNS`.
     """
     _, params = commodity_filter_sql(commodity_codes)
-    sql = apply_commodity_filter(bars_sql_template(), commodity_codes)
+    sql = apply_commodity_filter(bars_sql_template(minute_index=minute_index), commodity_codes)
     params.update(window_start=format_sql_datetime(start), window_end=format_sql_datetime(end))
     return sql, params

@@ -47,11 +47,12 @@ class WritePlan:
 
 
 @lru_cache(maxsize=8)
-def spliced_sql(name: str) -> str:
+def spliced_sql(name: str, *, minute_index: bool = False) -> str:
     """``include/sql/ohlc/<name>`` with bars.sql spliced in at ``-- @bars``, comment lines dropped.
 
     The ``-- @commodity_filter [column]`` lines are kept: :func:`~commodity_platform.ohlc.definition
-    .apply_commodity_filter` resolves them once the codes are known.
+    .apply_commodity_filter` resolves them once the codes are known. ``minute_index``: bars.sql reads the
+    sandbox's minute index (:func:`~commodity_platform.ohlc.definition.bars_sql_template`).
     """
     path = OHLC_SQL_DIR / name
     try:
@@ -62,7 +63,7 @@ def spliced_sql(name: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped == BARS_MARKER:
-            lines.append(bars_sql_template())
+            lines.append(bars_sql_template(minute_index=minute_index))
         elif stripped.startswith(COMMODITY_FILTER_MARKER) or (stripped and not stripped.startswith("--")):
             lines.append(line)
     spliced = "\n".join(lines)
@@ -77,7 +78,9 @@ def _template_statements(dialect: str) -> tuple[str, ...]:
     if dialect not in TEMPLATES:
         raise ConfigError(f"unknown SQL dialect {dialect!r}; expected one of {sorted(TEMPLATES)}")
     path = OHLC_SQL_DIR / TEMPLATES[dialect]
-    lines = [spliced_sql(TEMPLATES[dialect])]
+    # The MySQL-protocol template runs on tables the migration runner created for a server that is not
+    # Doris, which have the minute index (commodity_platform.doris.dialect).
+    lines = [spliced_sql(TEMPLATES[dialect], minute_index=dialect == "mysql")]
     statements, current = [], []
     for line in "\n".join(lines).splitlines():
         if line.strip() == ";":

@@ -131,7 +131,7 @@ def error_rate_check(settings: DQSettings, gx: GxWarehouse, *, doris_hook: Any, 
     failed: list[str] = []
     details: dict[str, Any] = {}
 
-    expected_sql, params = bars_sql(settings.window_start, settings.window_end)
+    expected_sql, params = bars_sql(settings.window_start, settings.window_end, minute_index=not is_doris)
     query = qsql.render(
         "invalid_ticks.sql", window_start=settings.window_start, window_end=settings.window_end,
         bars_sql=qsql.escape_braces(qsql.inline_pyformat(expected_sql, params)),
@@ -256,12 +256,12 @@ def ohlc_check(settings: DQSettings, gx: GxWarehouse, *, workers: int = 1, doris
     details: dict[str, Any] = {}
     if len(shards) > 1:
         comparison, outcome, details["shards"] = _ohlc_sharded(
-            settings, gx, shards, workers=workers, name=expectation_name, description=description)
+            settings, gx, shards, workers=workers, name=expectation_name, description=description, doris=doris)
     else:
         query = comparison_sql(
             settings.window_start, settings.window_end, codes=settings.commodity_codes,
             tolerance=settings.ohlc_tolerance, examples=settings.examples,
-            max_mismatched=settings.ohlc_max_mismatched_bars,
+            max_mismatched=settings.ohlc_max_mismatched_bars, minute_index=not doris,
         )
         outcome = gx.expect(name=expectation_name, table=STORED_BARS_TABLE, query=query, description=description)
         comparison = OhlcComparison.from_rows(outcome.rows, start=settings.window_start, end=settings.window_end,
@@ -297,7 +297,7 @@ def _ohlc_shards(settings: DQSettings, *, workers: int, doris: bool, hook: Any) 
 
 
 def _ohlc_sharded(settings: DQSettings, gx: GxWarehouse, shards: list[Any], *, workers: int, name: str,
-                  description: str) -> tuple[OhlcComparison, ExpectationOutcome, list[dict[str, Any]]]:
+                  description: str, doris: bool) -> tuple[OhlcComparison, ExpectationOutcome, list[dict[str, Any]]]:
     """One GX expectation per shard on ``workers`` lanes at once; the merged comparison, and one outcome
     whose success is the merged total against ``ohlc_max_mismatched_bars`` (each shard's query counts
     all its problem bars: a tolerance cannot be split between shards)."""
@@ -308,7 +308,8 @@ def _ohlc_sharded(settings: DQSettings, gx: GxWarehouse, shards: list[Any], *, w
 
     def compare_shard(lane: GxWarehouse, shard: Any) -> OhlcComparison:
         query = comparison_sql(shard.start, shard.end, codes=shard.commodity_codes,
-                               tolerance=settings.ohlc_tolerance, examples=settings.examples, max_mismatched=0)
+                               tolerance=settings.ohlc_tolerance, examples=settings.examples, max_mismatched=0,
+                               minute_index=not doris)
         outcome = lane.expect(name=f"{name} {shard.describe()}", table=STORED_BARS_TABLE, query=query,
                               description=f"{description}, {shard.describe()}")
         shard_outcomes[shard.index] = outcome

@@ -30,14 +30,16 @@ __all__ = ["DEFAULT_TOLERANCE", "STORED_BARS_TABLE", "OhlcComparison", "compare_
 
 
 def comparison_sql(start: datetime, end: datetime, *, codes: Sequence[str] | None = None,
-                   tolerance: float = DEFAULT_TOLERANCE, examples: int = 10, max_mismatched: int = 0) -> str:
+                   tolerance: float = DEFAULT_TOLERANCE, examples: int = 10, max_mismatched: int = 0,
+                   minute_index: bool = False) -> str:
     """The comparison statement for ``[start, end)`` with ``{batch}`` standing for the stored bars table.
 
     ``examples`` limits the rows returned (at least one, so the totals always come back);
-    ``max_mismatched`` only sets the ``dq_violations`` column the expectation tests.
+    ``max_mismatched`` only sets the ``dq_violations`` column the expectation tests; ``minute_index``: the
+    expected bars read the sandbox's minute index (not on Doris).
     """
     sql, params = comparison_statement(start, end, codes=codes, tolerance=tolerance, examples=examples,
-                                       max_mismatched=max_mismatched)
+                                       max_mismatched=max_mismatched, minute_index=minute_index)
     # A Great Expectations query is a str.format template: every brace but {batch} is doubled.
     escaped = qsql.escape_braces(qsql.inline_pyformat(sql, params))
     return escaped.replace(qsql.escape_braces(BATCH_PLACEHOLDER), BATCH_PLACEHOLDER)
