@@ -74,7 +74,7 @@ def load_ticks(conn, ticks: int) -> None:
 def materialize(conn) -> int:
     from commodity_platform.ohlc.definition import bars_sql
 
-    sql, params = bars_sql(START, END)
+    sql, params = bars_sql(START, END, minute_index=True)  # the sandbox tables have the minute index
     cur = conn.cursor()
     cur.execute(f"INSERT INTO price_1min_agg {sql}", params)
     cur.execute("SELECT COUNT(*) FROM price_1min_agg")
@@ -96,7 +96,7 @@ def bench_ohlc(conn, hook, repeat: int, workers: int) -> dict[str, float]:
     from commodity_platform.quality.ohlc import compare_bars
     from commodity_platform.quality.settings import DQSettings
 
-    sql, params = bars_sql(START, END)
+    sql, params = bars_sql(START, END, minute_index=True)  # the sandbox tables have the minute index
 
     def bare() -> None:
         run_bare_scan(conn, params)
@@ -184,6 +184,7 @@ def main() -> None:
         from commodity_platform.doris.hook import DorisHook
         from commodity_platform.doris.tasks import run_migrations
 
+        sandbox.drop_database()  # a fresh schema, as the migrations make it today (the sandbox folder is kept)
         run_migrations(installed_by="bench-dq")
         conn = sandbox.mysql_connect("commodity_realtime")
         load_seconds = timed(lambda: load_ticks(conn, args.ticks))

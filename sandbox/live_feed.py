@@ -53,7 +53,7 @@ from commodity_platform.ohlc.definition import COMMODITY_FILTER_MARKER, apply_co
 from commodity_platform.paths import SQL_DIR
 from commodity_platform.sql_files import load_sql
 from sandbox.services import DORIS_DATABASE, SANDBOX_HOME, Sandbox
-from sandbox.ticks import COMMODITIES, Faults, Ticks, generate_ticks, load_ticks
+from sandbox.ticks import COMMODITIES, Faults, Ticks, ensure_minute_index, generate_ticks, load_ticks
 
 log = logging.getLogger(__name__)
 
@@ -364,29 +364,6 @@ class LiveFeed:
         finally:
             conn.close()
 
-    def _add_minute_index(self) -> None:
-        """The column and index the migration adapter now creates (commodity_platform.doris.dialect), added to
-        a sandbox kept from before them: the migrations count as applied there, and the backfill and the
-        OHLC check read the column (an unknown column otherwise)."""
-        from commodity_platform.ohlc.definition import (
-            MINUTE_COLUMN,
-            MINUTE_COLUMN_EXPRESSION,
-            MINUTE_INDEX,
-            MINUTE_INDEX_COLUMNS,
-            TICKS_TABLE,
-        )
-
-        present = self.sandbox.query(
-            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "AND column_name = %s", [self.database, TICKS_TABLE, MINUTE_COLUMN], database=None)
-        if present[0][0]:
-            return
-        log.info("live feed: adding %s and INDEX %s to the %s an older version created", MINUTE_COLUMN,
-                 MINUTE_INDEX, TICKS_TABLE)
-        self.sandbox.query(
-            f"ALTER TABLE {TICKS_TABLE} ADD COLUMN {MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED "
-            f"INVISIBLE, ADD INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)})", database=self.database)
-
     def _ensure_schema(self) -> None:
         """Apply the platform migrations when the tables are missing (a fresh sandbox); give a tick table that
         an older version of the project created the minute index the bars now read."""
@@ -395,7 +372,7 @@ class LiveFeed:
             "('energy_prices_rt', 'price_1min_agg', 'market_alerts', 'trading_signals', 'weather_events_rt')",
             [self.database], database=None)
         if rows[0][0] == 5:
-            self._add_minute_index()
+            ensure_minute_index(self.sandbox, self.database)
             return
         from commodity_platform.doris.tasks import run_migrations
 

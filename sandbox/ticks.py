@@ -509,6 +509,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 BAR_VALUE_COLUMNS = ("open_price", "high_price", "low_price", "close_price", "volume", "vwap", "tick_count")
 
 
+def ensure_minute_index(sandbox: Any, database: str = DORIS_DATABASE) -> bool:
+    """Give a tick table that an older version of the project created the minute column and index the
+    migration adapter now creates (commodity_platform.doris.dialect); True when they had to be added.
+
+    A kept sandbox (./dev ui's, a developer's test sandbox) has its migrations recorded as applied, so they
+    would not run again, and the backfill and the OHLC checks read the column (an unknown column otherwise).
+    ``sandbox``: a :class:`sandbox.services.Sandbox` (its ``query``).
+    """
+    from commodity_platform.ohlc.definition import (
+        MINUTE_COLUMN,
+        MINUTE_COLUMN_EXPRESSION,
+        MINUTE_INDEX,
+        MINUTE_INDEX_COLUMNS,
+        TICKS_TABLE,
+    )
+
+    present = sandbox.query(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "AND column_name = %s", [database, TICKS_TABLE, MINUTE_COLUMN], database=None)
+    if present[0][0]:
+        return False
+    log.info("adding %s and INDEX %s to the %s an older version created", MINUTE_COLUMN, MINUTE_INDEX, TICKS_TABLE)
+    sandbox.query(
+        f"ALTER TABLE {TICKS_TABLE} ADD COLUMN {MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED "
+        f"INVISIBLE, ADD INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)})", database=database)
+    return True
+
+
 def wipe(conn: Any, tables: Sequence[str] = ("energy_prices_rt", "price_1min_agg")) -> None:
     """Empty ``tables`` (default: the ticks and the bars)."""
     cur = conn.cursor()

@@ -54,11 +54,14 @@ def dagbag(airflow_db: Path):
 
 @pytest.fixture
 def warehouse(sandbox: Sandbox) -> Sandbox:
-    """The sandbox with the platform schema applied (idempotent: a no-op when already up to date).
+    """The sandbox with the platform schema applied (idempotent: a no-op when already up to date), its tick
+    table with the minute index even when a kept test sandbox predates it.
 
     Function-scoped because some tests drop the database to start from a new server.
     """
     from commodity_platform.doris.tasks import run_migrations
+    from sandbox.ticks import ensure_minute_index
 
     run_migrations(installed_by="pytest")
+    ensure_minute_index(sandbox)
     return sandbox

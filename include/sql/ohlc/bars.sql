@@ -68,15 +68,17 @@
 --   microseconds within the minute, ORDER BY NULL, BKA joins for the lookups, a binary-collated group
 --   key (each within the +-10 percent noise of the whole backfill, or MariaDB-only syntax); the window
 --   as two half-day chunks on two connections (1.68x against 1.48x for one: each chunk still scans
---   the unpartitioned table and the two threads share the same 2 vCPUs). 1.2x is out of reach for one
---   MariaDB thread: level 1 alone (7 aggregates vs the baseline's 4) already measures ~1.25x.
+--   the unpartitioned table and the two threads share the same 2 vCPUs). Through its temporary table 1.2x was
+--   out of reach for one MariaDB thread: level 1 alone (7 aggregates vs the baseline's 4) measured ~1.25x.
+--   The minute index (above) took that table out of level 1.
 -- Sharded (issue 16; ohlc/shards.py, benchmarks/bench_ohlc_backfill.py, 2 vCPUs, two runs):
 --   before, 2 commodity-code shards on the heap table: backfill 1.93x wall (each shard scanned the whole
 --   table). Then the sandbox table was clustered on event_time and the window cut into 2 equal time
 --   slices: 2 workers 1.11-1.24x wall (the slices held 41 and 59 percent of the ticks: the trading
 --   session). Now 8 slices taken by the workers as they free up: 2 workers 0.86x, 1 worker 1.50x; the
 --   OHLC check 0.83x on 2 workers. Per-code shards through the doris_sort_key index (row lookups)
---   measured 3.6x: rejected.
+--   measured 3.6x: rejected. With the minute index (bench_ohlc_backfill.py --repeat 5, one run so far):
+--   backfill 1 worker 0.84x, 2 workers 0.54x; OHLC check 1 worker 0.87x, 2 workers 0.47x.
 SELECT
     commodity_code,
     TIMESTAMPADD(MINUTE, bar.bar_minute, CAST('1970-01-01 00:00:00' AS DATETIME)) AS bar_start,
