@@ -263,8 +263,8 @@ def _minute_index(schema: exp.Schema) -> str:
     (see "Minute index" in include/sql/ohlc/bars.sql): MariaDB then aggregates a window's bars as one range
     read in group order instead of through a temporary table. Returns the note.
 
-    The column is generated (STORED: an index may only cover a stored value in every MariaDB/MySQL) and
-    INVISIBLE, so writers, ``SELECT *`` and ``LOAD DATA`` never see it.
+    The column is generated and STORED (computed once, when the tick is written; the index never has to
+    evaluate the expression), and INVISIBLE, so writers, ``SELECT *`` and ``LOAD DATA`` never see it.
     """
     template = sqlglot.parse_one(
         f"CREATE TABLE t ({MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED INVISIBLE, "
