@@ -519,9 +519,9 @@ def ensure_minute_index(sandbox: Any, database: str = DORIS_DATABASE) -> bool:
     """
     from commodity_platform.ohlc.definition import (
         MINUTE_COLUMN,
-        MINUTE_COLUMN_EXPRESSION,
+        MINUTE_COLUMN_DDL,
         MINUTE_INDEX,
-        MINUTE_INDEX_COLUMNS,
+        MINUTE_INDEX_DDL,
         TICKS_TABLE,
     )
 
@@ -531,9 +531,8 @@ def ensure_minute_index(sandbox: Any, database: str = DORIS_DATABASE) -> bool:
     if present[0][0]:
         return False
     log.info("adding %s and INDEX %s to the %s an older version created", MINUTE_COLUMN, MINUTE_INDEX, TICKS_TABLE)
-    sandbox.query(
-        f"ALTER TABLE {TICKS_TABLE} ADD COLUMN {MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED "
-        f"INVISIBLE, ADD INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)})", database=database)
+    sandbox.query(f"ALTER TABLE {TICKS_TABLE} ADD COLUMN {MINUTE_COLUMN_DDL}, ADD {MINUTE_INDEX_DDL}",
+                  database=database)
     return True
 
 

@@ -26,9 +26,10 @@ from commodity_platform.doris.dynamic_partitions import lint_dynamic_partitions
 from commodity_platform.errors import ConfigError
 from commodity_platform.ohlc.definition import (
     MINUTE_COLUMN,
-    MINUTE_COLUMN_EXPRESSION,
+    MINUTE_COLUMN_DDL,
     MINUTE_INDEX,
     MINUTE_INDEX_COLUMNS,
+    MINUTE_INDEX_DDL,
     TICKS_TABLE,
 )
 
@@ -262,13 +263,8 @@ def _minute_index(schema: exp.Schema) -> str:
     """Give the tick table the minute column and covering index bars.sql reads on a server that is not Doris
     (see "Minute index" in include/sql/ohlc/bars.sql): MariaDB then aggregates a window's bars as one range
     read in group order instead of through a temporary table. Returns the note.
-
-    The column is generated and STORED (computed once, when the tick is written; the index never has to
-    evaluate the expression), and INVISIBLE, so writers, ``SELECT *`` and ``LOAD DATA`` never see it.
     """
-    template = sqlglot.parse_one(
-        f"CREATE TABLE t ({MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED INVISIBLE, "
-        f"INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)}))", read="mysql")
+    template = sqlglot.parse_one(f"CREATE TABLE t ({MINUTE_COLUMN_DDL}, {MINUTE_INDEX_DDL})", read="mysql")
     for definition in template.this.expressions:
         schema.append("expressions", definition)
     return (f"the OHLC bars' minute became the invisible stored column {MINUTE_COLUMN} with INDEX {MINUTE_INDEX} "

@@ -42,8 +42,10 @@ _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 #: The table bars.sql reads its ticks from.
 TICKS_TABLE = "energy_prices_rt"
-#: bars.sql's minute of a tick (minutes since 1970-01-01 00:00, UTC), as it is written there.
-MINUTE_EXPRESSION = "TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), event_time)"
+#: bars.sql's minute of a time value (minutes since 1970-01-01 00:00, UTC), as it is written there.
+_MINUTE_OF = "TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), {})"
+#: bars.sql's minute of a tick.
+MINUTE_EXPRESSION = _MINUTE_OF.format("event_time")
 #: The same minute as the sandbox stores it (see "Minute index" in bars.sql): a generated column may not
 #: CAST (MariaDB error 1901), and a DATETIME string literal is converted the same way. tests/ohlc checks
 #: that the column equals MINUTE_EXPRESSION on the sandbox.
@@ -53,13 +55,16 @@ MINUTE_COLUMN_EXPRESSION = "TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', event_t
 #: every other column level 1 reads, so the table itself is not visited.
 MINUTE_INDEX = "doris_minute_scan"
 MINUTE_INDEX_COLUMNS: tuple[str, ...] = (MINUTE_COLUMN, "commodity_code", "event_time", "price", "volume")
+#: Their definitions, as both CREATE TABLE (the migration adapter) and ALTER TABLE ... ADD (a kept sandbox)
+#: take them: the column is STORED (computed once, when the tick is written) and INVISIBLE (writers,
+#: ``SELECT *`` and ``LOAD DATA`` never see it).
+MINUTE_COLUMN_DDL = f"{MINUTE_COLUMN} BIGINT AS ({MINUTE_COLUMN_EXPRESSION}) STORED INVISIBLE"
+MINUTE_INDEX_DDL = f"INDEX {MINUTE_INDEX} ({', '.join(MINUTE_INDEX_COLUMNS)})"
 MINUTE_RANGE_MARKER = "-- @minute_index_range"
 #: The window's minutes, a superset of its ticks' (the end minute itself is included; the event_time bounds
 #: beside it stay exact), as a range on the index's first column.
-_MINUTE_RANGE = (
-    f"AND {MINUTE_COLUMN} >= TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), %(window_start)s) "
-    f"AND {MINUTE_COLUMN} <= TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS DATETIME), %(window_end)s)"
-)
+_MINUTE_RANGE = (f"AND {MINUTE_COLUMN} >= {_MINUTE_OF.format('%(window_start)s')} "
+                 f"AND {MINUTE_COLUMN} <= {_MINUTE_OF.format('%(window_end)s')}")
 
 
 @lru_cache(maxsize=2)
